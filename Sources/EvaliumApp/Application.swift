@@ -1,0 +1,60 @@
+import EvaliumCore
+import EvaliumStorage
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Everything one running Evalium server is made of.
+public struct EvaliumServer: Sendable {
+    public var configuration: AppConfiguration
+    public var database: Database
+    public var migrations: [Migration]
+    public var metrics = MetricsRegistry()
+    public var logger: Logger
+
+    public init(configuration: AppConfiguration, database: Database, migrations: [Migration], logger: Logger) {
+        self.configuration = configuration
+        self.database = database
+        self.migrations = migrations
+        self.logger = logger
+    }
+
+    /// The router with every route and middleware; tests build the same one.
+    public func buildRouter() -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: RequestObservationMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: AuthenticationMiddleware(platformTokenHash: configuration.platformTokenHash))
+        router.add(middleware: IdempotencyMiddleware(database: database, configuration: configuration))
+        HealthRoutes(database: database, migrations: migrations, metrics: metrics).register(on: router)
+        TenantRoutes(database: database, configuration: configuration).register(on: router)
+        LedgerRoutes(ledger: LedgerService(database: database)).register(on: router)
+        return router
+    }
+
+    /// The HTTP application with its services: the connection pool, and (unless switched off) the
+    /// ledger sealer and the idempotency-key purger.
+    public func buildApplication() -> some ApplicationProtocol {
+        var services: [any Service] = [database.service]
+        if configuration.runBackgroundWorkers {
+            services.append(
+                LedgerSealer(
+                    database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
+                    metrics: metrics, logger: logger))
+            services.append(IdempotencyKeyPurger(database: database, interval: .seconds(600), logger: logger))
+        }
+        return Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "evalium"),
+            services: services,
+            logger: logger)
+    }
+
+    /// Seals pending ledger events now (for the CLI and tests that cannot wait for the worker).
+    public func sealPendingLedgerEvents() async throws -> Int {
+        try await LedgerSealer(
+            database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
+            metrics: metrics, logger: logger
+        ).sealEverythingPending()
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// A ULID: 48 bits of milliseconds since the Unix epoch followed by 80 random bits,
+/// written as 26 characters of Crockford base32. Sorting the text sorts by creation time.
+public struct ULID: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+
+    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    private static let values: [UInt8: UInt8] = {
+        var table: [UInt8: UInt8] = [:]
+        for (index, character) in alphabet.enumerated() { table[character] = UInt8(index) }
+        return table
+    }()
+
+    public init(date: Date = Date()) {
+        var generator = SystemRandomNumberGenerator()
+        let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+        // 128 bits: 6 bytes of time, 10 random bytes; written as 130 bits with two leading zero bits.
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
+        for index in 6..<16 { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        var characters = [UInt8](repeating: 0, count: 26)
+        for characterIndex in 0..<26 {
+            // Bit position of this character's first bit within the 128-bit value (may start at -2).
+            let firstBit = characterIndex * 5 - 2
+            var value = 0
+            for bit in firstBit..<(firstBit + 5) {
+                value <<= 1
+                if bit >= 0, (bytes[bit / 8] >> (7 - UInt8(bit % 8))) & 1 == 1 { value |= 1 }
+            }
+            characters[characterIndex] = Self.alphabet[value]
+        }
+        text = String(decoding: characters, as: UTF8.self)
+    }
+
+    /// Accepts exactly 26 upper-case Crockford base32 characters whose first character is 0–7.
+    public init?(_ text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 26, bytes.allSatisfy({ Self.values[$0] != nil }), Self.values[bytes[0]]! <= 7 else {
+            return nil
+        }
+        self.text = text
+    }
+
+    public var description: String { text }
+}
+
+/// An identifier shown on the wire as `prefix_ULID` (for example `tnt_01HN…`), as the events seed defines.
+public protocol PrefixedIdentifier: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
+    static var prefix: String { get }
+    var rawValue: String { get }
+    init(unchecked rawValue: String)
+}
+
+extension PrefixedIdentifier {
+    /// A new identifier stamped with the current time.
+    public static func generate() -> Self { Self(unchecked: "\(prefix)_\(ULID().text)") }
+
+    /// Parses `prefix_ULID`; anything else (another prefix, a malformed ULID) is nil.
+    public init?(_ description: String) {
+        let expectedStart = "\(Self.prefix)_"
+        guard description.hasPrefix(expectedStart),
+              ULID(String(description.dropFirst(expectedStart.count))) != nil
+        else { return nil }
+        self.init(unchecked: description)
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let identifier = Self(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected an identifier of the form \(Self.prefix)_<ULID>")
+        }
+        self = identifier
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+public struct TenantID: PrefixedIdentifier {
+    public static let prefix = "tnt"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct OrgUnitID: PrefixedIdentifier {
+    public static let prefix = "org"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct UserID: PrefixedIdentifier {
+    public static let prefix = "usr"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct LedgerEventID: PrefixedIdentifier {
+    public static let prefix = "evt"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct RequestID: PrefixedIdentifier {
+    public static let prefix = "req"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

@@ -1,0 +1,33 @@
+/// Database failures translated into what they mean for the domain, so that no module but the
+/// storage layer needs to know PostgreSQL's error codes.
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 23505: a unique constraint (named) already holds this value.
+    case uniqueViolation(constraint: String)
+    /// 23503: a referenced row does not exist (or is not visible in this scope).
+    case foreignKeyViolation(constraint: String)
+    /// 23514 / 23502 / 22xxx: the database refused the value itself.
+    case invalidValue(detail: String)
+    /// 42501: a privilege or row-level security policy refused the statement.
+    case permissionDenied(detail: String)
+    /// P0001 raised by a guard trigger (for example an append-only table).
+    case guardRejected(detail: String)
+    /// 40001 / 40P01 that persisted through the transaction manager's retries.
+    case serializationFailure
+    /// An idempotency key's lease ran out and another request took it over before this one committed.
+    case idempotencyClaimLost
+    /// The database could not be reached.
+    case unavailable(detail: String)
+
+    public var description: String {
+        switch self {
+        case .uniqueViolation(let constraint): "unique violation on \(constraint)"
+        case .foreignKeyViolation(let constraint): "foreign key violation on \(constraint)"
+        case .invalidValue(let detail): "invalid value: \(detail)"
+        case .permissionDenied(let detail): "permission denied: \(detail)"
+        case .guardRejected(let detail): "rejected by guard: \(detail)"
+        case .serializationFailure: "serialization failure after retries"
+        case .idempotencyClaimLost: "idempotency key claim lost"
+        case .unavailable(let detail): "database unavailable: \(detail)"
+        }
+    }
+}

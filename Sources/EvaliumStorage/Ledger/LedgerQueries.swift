@@ -1,0 +1,193 @@
+import EvaliumCore
+import Foundation
+import NIOCore
+import PostgresNIO
+
+extension Transaction {
+    /// Appends one event to the execution ledger inside this transaction: the single way anything is
+    /// written to `ledger_events`. The event commits or rolls back with the caller's own writes.
+    ///
+    /// No lock is taken: the event is queued for the sealer, which gives it its sequence number and
+    /// chain hash moments after commit.
+    @discardableResult
+    public func appendLedgerEvent(_ draft: LedgerEventDraft) async throws -> LedgerEvent {
+        let tenantId = try requireTenant()
+        let event = LedgerEvent(id: .generate(), tenantId: tenantId, occurredAt: ServerClock.now(), draft: draft)
+        let canonicalBytes = try event.canonicalBytes()
+        let leafHash = LedgerHash.leaf(canonicalBytes: canonicalBytes)
+        try await run(
+            """
+            WITH appended AS (
+                INSERT INTO ledger_events (
+                    id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
+                    occurred_at, client_occurred_at, payload, context_metadata, verification_level,
+                    verification_outcome, idempotency_key, canonical_bytes, leaf_hash)
+                VALUES (
+                    \(event.id.rawValue), \(tenantId.rawValue), \(draft.orgUnitId?.rawValue), \(draft.eventType.rawValue),
+                    \(draft.aggregateType), \(draft.aggregateId), \(draft.actor.kind.rawValue), \(draft.actor.id),
+                    \(MillisecondTimestamp(event.occurredAt)), \(draft.clientOccurredAt.map(MillisecondTimestamp.init)), \(try jsonText(draft.payload))::jsonb,
+                    \(try jsonText(draft.contextMetadata))::jsonb, \(draft.verificationLevel?.rawValue),
+                    \(try draft.verificationOutcome.map(jsonText))::jsonb, \(draft.idempotencyKey),
+                    \(ByteBuffer(bytes: canonicalBytes)), \(ByteBuffer(bytes: leafHash)))
+                RETURNING id, tenant_id, org_unit_id)
+            INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
+            SELECT id, tenant_id, org_unit_id FROM appended
+            """)
+        effects.noteLedgerAppend()
+        return event
+    }
+
+    /// Events visible in this scope, oldest first, optionally for one aggregate, after a cursor.
+    public func listLedgerEntries(
+        aggregateType: String? = nil, aggregateId: String? = nil, after cursor: LedgerCursor? = nil, limit: Int
+    ) async throws -> [LedgerEntry] {
+        let rows = try await run(
+            """
+            SELECT \(unescaped: Self.eventColumns), e.leaf_hash, s.sequence, s.chain_hash
+            FROM ledger_events e LEFT JOIN ledger_seals s ON s.event_id = e.id
+            WHERE (\(aggregateType)::text IS NULL OR e.aggregate_type = \(aggregateType))
+              AND (\(aggregateId)::text IS NULL OR e.aggregate_id = \(aggregateId))
+              AND (\(cursor?.eventId.rawValue)::text IS NULL
+                   OR (e.occurred_at, e.id) > (\(cursor.map { MillisecondTimestamp($0.occurredAt) }), \(cursor?.eventId.rawValue)))
+            ORDER BY e.occurred_at, e.id
+            LIMIT \(limit)
+            """)
+        var entries: [LedgerEntry] = []
+        for try await row in rows {
+            let random = row.makeRandomAccess()
+            let event = try Self.decodeEvent(random)
+            let leaf = try random[16].decode(ByteBuffer.self)
+            let sequence = try random[17].decode(Int64?.self)
+            let chain = try random[18].decode(ByteBuffer?.self)
+            entries.append(
+                LedgerEntry(
+                    event: event, leafHash: Array(buffer: leaf), sequence: sequence, chainHash: chain.map { Array(buffer: $0) }))
+        }
+        return entries
+    }
+
+    /// Tenants with committed events not yet sealed (ids only).
+    public func ledgerTenantsAwaitingSeal() async throws -> [TenantID] {
+        let rows = try await run("SELECT id FROM ledger_tenants_awaiting_seal() AS t(id)")
+        var ids: [TenantID] = []
+        for try await id in rows.decode(String.self) { ids.append(TenantID(unchecked: id)) }
+        return ids
+    }
+
+    /// Seals up to `limit` committed events of the scope's tenant: continues the tenant's chain from its
+    /// last seal, writes the seals and removes the events from the queue, all in this transaction.
+    /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock.
+    public func sealPendingLedgerEvents(limit: Int) async throws -> Int {
+        let tenantId = try requireTenant()
+        try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))")
+
+        var head = LedgerChainHead.genesis(tenantId)
+        let headRows = try await run(
+            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = \(tenantId.rawValue) ORDER BY sequence DESC LIMIT 1")
+        for try await (sequence, chainHash) in headRows.decode((Int64, ByteBuffer).self) {
+            head = LedgerChainHead(sequence: sequence, chainHash: Array(buffer: chainHash))
+        }
+
+        let pendingRows = try await run(
+            """
+            SELECT q.event_id, e.leaf_hash
+            FROM ledger_seal_queue q JOIN ledger_events e ON e.id = q.event_id
+            WHERE q.tenant_id = \(tenantId.rawValue)
+            ORDER BY q.event_id
+            LIMIT \(limit)
+            """)
+        var pending: [(id: LedgerEventID, leafHash: [UInt8])] = []
+        for try await (eventId, leafHash) in pendingRows.decode((String, ByteBuffer).self) {
+            pending.append((LedgerEventID(unchecked: eventId), Array(buffer: leafHash)))
+        }
+        guard !pending.isEmpty else { return 0 }
+
+        let seals = head.sealing(pending, tenantId: tenantId)
+        let eventIds = seals.map(\.eventId.rawValue)
+        try await run(
+            """
+            INSERT INTO ledger_seals (tenant_id, sequence, event_id, leaf_hash, chain_hash)
+            SELECT \(tenantId.rawValue), sequence, event_id, leaf_hash, chain_hash
+            FROM unnest(\(seals.map(\.sequence))::bigint[], \(eventIds)::text[],
+                        \(seals.map { ByteBuffer(bytes: $0.leafHash) })::bytea[],
+                        \(seals.map { ByteBuffer(bytes: $0.chainHash) })::bytea[])
+                 AS s(sequence, event_id, leaf_hash, chain_hash)
+            """)
+        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY(\(eventIds)::text[])")
+        return seals.count
+    }
+
+    /// Recomputes the scope tenant's whole chain from the stored bytes, in sequence order, streaming.
+    public func verifyLedgerChain(progress: (Int) -> Void = { _ in }) async throws -> LedgerVerificationReport {
+        let tenantId = try requireTenant()
+        var verifier = LedgerChainVerifier(tenantId: tenantId)
+        let rows = try await run(
+            """
+            SELECT \(unescaped: Self.eventColumns), s.sequence, s.event_id, s.leaf_hash, s.chain_hash
+            FROM ledger_seals s LEFT JOIN ledger_events e ON e.id = s.event_id
+            WHERE s.tenant_id = \(tenantId.rawValue)
+            ORDER BY s.sequence
+            """)
+        for try await row in rows {
+            let random = row.makeRandomAccess()
+            let seal = LedgerSeal(
+                tenantId: tenantId, sequence: try random[16].decode(Int64.self),
+                eventId: LedgerEventID(unchecked: try random[17].decode(String.self)),
+                leafHash: Array(buffer: try random[18].decode(ByteBuffer.self)),
+                chainHash: Array(buffer: try random[19].decode(ByteBuffer.self)))
+            var event: (columns: LedgerEvent, storedCanonicalBytes: [UInt8])?
+            if try random[0].decode(String?.self) != nil {
+                event = (try Self.decodeEvent(random), Array(buffer: try random[15].decode(ByteBuffer.self)))
+            }
+            verifier.check(SealedLedgerEntry(seal: seal, event: event))
+            if verifier.firstBreak != nil { break }
+            if verifier.checkedEntries % 10_000 == 0 { progress(verifier.checkedEntries) }
+        }
+        let unsealedRows = try await run(
+            """
+            SELECT count(*)::int FROM ledger_events e
+            WHERE e.tenant_id = \(tenantId.rawValue)
+              AND NOT EXISTS (SELECT 1 FROM ledger_seals s WHERE s.event_id = e.id)
+            """)
+        var unsealed = 0
+        for try await count in unsealedRows.decode(Int.self) { unsealed = count }
+        return LedgerVerificationReport(
+            tenantId: tenantId, sealedEventsChecked: verifier.checkedEntries, headSequence: verifier.head.sequence,
+            headChainHash: verifier.head.chainHash.hexString, unsealedEvents: unsealed,
+            firstBreak: verifier.firstBreak?.description)
+    }
+
+    /// Columns 0–15 of every event query, in the order `decodeEvent` reads them.
+    static let eventColumns = """
+        e.id, e.tenant_id, e.org_unit_id, e.event_type, e.aggregate_type, e.aggregate_id, e.actor_kind, e.actor_id,
+        e.occurred_at, e.client_occurred_at, e.payload::text, e.context_metadata::text, e.verification_level,
+        e.verification_outcome::text, e.idempotency_key, e.canonical_bytes
+        """
+
+    static func decodeEvent(_ row: PostgresRandomAccessRow) throws -> LedgerEvent {
+        let decoder = WireJSON.makeDecoder()
+        func json(_ text: String) throws -> JSONValue { try decoder.decode(JSONValue.self, from: Data(text.utf8)) }
+        let draft = LedgerEventDraft(
+            eventType: LedgerEventType(rawValue: try row[3].decode(String.self)),
+            aggregateType: try row[4].decode(String.self),
+            aggregateId: try row[5].decode(String.self),
+            orgUnitId: try row[2].decode(String?.self).map(OrgUnitID.init(unchecked:)),
+            actor: LedgerActor(
+                kind: LedgerActor.Kind(rawValue: try row[6].decode(String.self)) ?? .system, id: try row[7].decode(String.self)),
+            clientOccurredAt: try row[9].decodeOptionalMilliseconds(),
+            payload: try json(try row[10].decode(String.self)),
+            contextMetadata: try json(try row[11].decode(String.self)),
+            verificationLevel: try row[12].decode(String?.self).flatMap(VerificationLevel.init(rawValue:)),
+            verificationOutcome: try row[13].decode(String?.self).map(json),
+            idempotencyKey: try row[14].decode(String?.self))
+        return LedgerEvent(
+            id: LedgerEventID(unchecked: try row[0].decode(String.self)),
+            tenantId: TenantID(unchecked: try row[1].decode(String.self)),
+            occurredAt: try row[8].decodeMilliseconds(), draft: draft)
+    }
+}
+
+/// JSON text for a jsonb parameter.
+func jsonText(_ value: JSONValue) throws -> String {
+    String(decoding: try CanonicalJSON.bytes(value), as: UTF8.self)
+}

@@ -1,0 +1,168 @@
+import EvaliumCore
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The connection pool of the application role, and the transaction manager: the only path from
+/// Evalium's code to PostgreSQL.
+public final class Database: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let ledgerAppends: LedgerAppendSignal
+
+    public init(endpoint: DatabaseEndpoint, maximumConnections: Int = 20, logger: Logger) {
+        var configuration = PostgresClient.Configuration(
+            host: endpoint.host, port: endpoint.port, username: endpoint.username, password: endpoint.password,
+            database: endpoint.database, tls: endpoint.tls.clientTLS)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = 0
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.ledgerAppends = LedgerAppendSignal()
+    }
+
+    /// The pool's background service; it must run (in the application's service group) before any query.
+    public var service: any Service { client }
+
+    /// Signals after every commit that appended ledger events, so the sealer can start at once.
+    public var ledgerAppendSignal: LedgerAppendSignal { ledgerAppends }
+
+    /// Runs `work` in one short transaction whose row-level security scope is `scope`.
+    ///
+    /// The scope is injected with transaction-local `set_config(…, true)`, so it can never leak to the
+    /// next borrower of the pooled connection. If `work` throws, everything it wrote is rolled back,
+    /// ledger events included. Serialization failures and deadlocks are retried a few times.
+    public func transaction<Result: Sendable>(
+        _ scope: Scope, isolation: IsolationLevel = .readCommitted, _ work: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        var attempt = 1
+        while true {
+            do {
+                return try await runOnce(scope, isolation, work)
+            } catch StorageError.serializationFailure where attempt < 4 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(5 * attempt * attempt))
+            }
+        }
+    }
+
+    private func runOnce<Result: Sendable>(
+        _ scope: Scope, _ isolation: IsolationLevel, _ work: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        let effects = TransactionEffects()
+        let result: Result = try await translatingErrors {
+            try await client.withConnection { connection in
+                let transaction = Transaction(connection: connection, scope: scope, logger: logger, effects: effects)
+                try await connection.query(isolation.begin, logger: logger)
+                do {
+                    try await transaction.applyScope(scope)
+                    let result = try await work(transaction)
+                    try await connection.query("COMMIT", logger: logger)
+                    return result
+                } catch {
+                    try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+        if effects.appendedLedgerEvents { ledgerAppends.notify() }
+        return result
+    }
+
+    /// Fails unless the connected role is one the seeds allow the server to use: not a superuser,
+    /// not able to bypass row-level security, and owning no table.
+    public func checkApplicationRole() async throws {
+        try await transaction(.none) { transaction in try await transaction.checkApplicationRole() }
+    }
+}
+
+/// How much of other transactions' work a unit of work may see while it runs.
+public enum IsolationLevel: Sendable {
+    /// Each statement sees what was committed before it started: the default for short writes.
+    case readCommitted
+    /// Every statement sees one snapshot: for reports that must be consistent with themselves, such as
+    /// a ledger verification running while the sealer works.
+    case repeatableRead
+
+    var begin: PostgresQuery {
+        switch self {
+        case .readCommitted: "BEGIN"
+        case .repeatableRead: "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        }
+    }
+}
+
+extension DatabaseEndpoint.TLSMode {
+    var clientTLS: PostgresClient.Configuration.TLS {
+        switch self {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+    }
+}
+
+/// What a transaction did that matters after it commits.
+final class TransactionEffects: Sendable {
+    private let ledgerAppended = Mutex(false)
+    func noteLedgerAppend() { ledgerAppended.withLock { $0 = true } }
+    var appendedLedgerEvents: Bool { ledgerAppended.withLock { $0 } }
+}
+
+/// Tells the ledger sealer that events were committed since it last looked. Many commits between two
+/// looks collapse into one.
+public final class LedgerAppendSignal: Sendable {
+    private let pending = Mutex(false)
+
+    init() {}
+
+    func notify() { pending.withLock { $0 = true } }
+
+    /// True (once) if events were appended since the previous call.
+    public func takePending() -> Bool {
+        pending.withLock { pending in
+            defer { pending = false }
+            return pending
+        }
+    }
+}
+
+/// Runs `body`, turning PostgreSQL errors into `StorageError` so callers never see driver types.
+func translatingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as PSQLError {
+        throw StorageError(error)
+    }
+}
+
+extension StorageError {
+    init(_ error: PSQLError) {
+        let message = error.serverInfo?[.message] ?? ""
+        let constraint = error.serverInfo?[.constraintName] ?? ""
+        switch error.serverInfo?[.sqlState] {
+        case "23505": self = .uniqueViolation(constraint: constraint)
+        case "23503": self = .foreignKeyViolation(constraint: constraint)
+        case "42501": self = .permissionDenied(detail: message)
+        case "40001", "40P01": self = .serializationFailure
+        case "P0001": self = .guardRejected(detail: message)
+        case let state? where state.hasPrefix("22") || state.hasPrefix("23"): self = .invalidValue(detail: message)
+        case let state?: self = .invalidValue(detail: "SQLSTATE \(state): \(message)")
+        case nil: self = .unavailable(detail: String(reflecting: error))
+        }
+    }
+}
+
+extension Database {
+    /// Runs the pool for the duration of `body`: for commands that use the database without serving.
+    public func whileRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import EvaliumCore
+import Logging
+import PostgresNIO
+
+/// One open, scoped transaction. Every query of every domain runs through one of these; the
+/// domain's SQL lives in `extension Transaction` files beside this one.
+public struct Transaction: Sendable {
+    let connection: PostgresConnection
+    public let scope: Scope
+    let logger: Logger
+    let effects: TransactionEffects
+
+    @discardableResult
+    func run(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await connection.query(query, logger: logger)
+    }
+
+    /// The tenant of the scope, or a refusal: tenant data is never touched without one.
+    func requireTenant() throws -> TenantID {
+        guard let tenantId = scope.tenantId else {
+            throw StorageError.permissionDenied(detail: "this unit of work has no tenant scope")
+        }
+        return tenantId
+    }
+
+    func applyScope(_ scope: Scope) async throws {
+        let tenant = scope.tenantId?.rawValue ?? ""
+        let orgUnit = scope.orgUnitId?.rawValue ?? ""
+        let orgScopeAll = scope.orgScopeAll ? "true" : "false"
+        try await run(
+            """
+            SELECT set_config('app.tenant_id', \(tenant), true),
+                   set_config('app.org_unit_id', \(orgUnit), true),
+                   set_config('app.org_scope_all', \(orgScopeAll), true)
+            """)
+    }
+
+    func checkApplicationRole() async throws {
+        let rows = try await run(
+            """
+            SELECT r.rolsuper, r.rolbypassrls,
+                   (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p'))::int
+            FROM pg_roles r WHERE r.rolname = current_user
+            """)
+        for try await (isSuperuser, bypassesRLS, ownedTables) in rows.decode((Bool, Bool, Int).self) {
+            if isSuperuser || bypassesRLS || ownedTables > 0 {
+                throw StorageError.permissionDenied(
+                    detail: "the application must connect as a role that is not a superuser, cannot bypass "
+                        + "row-level security and owns no table (this one: superuser=\(isSuperuser), "
+                        + "bypassrls=\(bypassesRLS), owned tables=\(ownedTables))")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import EvaliumCore
+import Foundation
+import PostgresNIO
+
+extension Transaction {
+    public func insertTenant(_ tenant: Tenant) async throws {
+        try await run(
+            """
+            INSERT INTO tenants (id, name, status, created_at)
+            VALUES (\(tenant.id.rawValue), \(tenant.name), \(tenant.status.rawValue), \(MillisecondTimestamp(tenant.createdAt)))
+            """)
+    }
+
+    public func insertOrgUnit(_ unit: OrgUnit) async throws {
+        try await run(
+            """
+            INSERT INTO org_units (id, tenant_id, parent_id, name, is_root, created_at)
+            VALUES (\(unit.id.rawValue), \(unit.tenantId.rawValue), \(unit.parentId?.rawValue), \(unit.name),
+                    \(unit.isRoot), \(MillisecondTimestamp(unit.createdAt)))
+            """)
+    }
+
+    /// The tenant with this id if the scope can see it.
+    public func fetchTenant(_ id: TenantID) async throws -> Tenant? {
+        let rows = try await run("SELECT id, name, status, created_at FROM tenants WHERE id = \(id.rawValue)")
+        for try await (id, name, status, createdAt) in rows.decode((String, String, String, Date).self) {
+            return Tenant(id: TenantID(unchecked: id), name: name, status: Tenant.Status(rawValue: status) ?? .suspended, createdAt: createdAt.roundedToMilliseconds())
+        }
+        return nil
+    }
+
+    /// The org units the scope can see, oldest first. No tenant filter: row-level security applies it.
+    public func listOrgUnits() async throws -> [OrgUnit] {
+        let rows = try await run(
+            "SELECT id, tenant_id, parent_id, name, is_root, created_at FROM org_units ORDER BY created_at, id")
+        var units: [OrgUnit] = []
+        for try await (id, tenantId, parentId, name, isRoot, createdAt) in rows.decode(
+            (String, String, String?, String, Bool, Date).self)
+        {
+            units.append(
+                OrgUnit(
+                    id: OrgUnitID(unchecked: id), tenantId: TenantID(unchecked: tenantId),
+                    parentId: parentId.map(OrgUnitID.init(unchecked:)), name: name, isRoot: isRoot, createdAt: createdAt.roundedToMilliseconds()))
+        }
+        return units
+    }
+
+    /// Every tenant id, for platform-wide work (the ledger verifier); reveals ids only.
+    public func platformTenantIds() async throws -> [TenantID] {
+        let rows = try await run("SELECT id FROM platform_tenant_ids() AS t(id)")
+        var ids: [TenantID] = []
+        for try await id in rows.decode(String.self) { ids.append(TenantID(unchecked: id)) }
+        return ids
+    }
+}

@@ -1,0 +1,151 @@
+import EvaliumApp
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+import Testing
+
+@Suite("Row-level security: tenants and org units are isolated by PostgreSQL itself", .timeLimit(.minutes(2)))
+struct RowLevelSecurityTests {
+    @Test("a query written without any tenant filter returns only the current tenant's rows")
+    func unfilteredQuerySeesOnlyCurrentTenant() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let mine = try await TestEnvironment.makeTenant(database)
+            let theirs = try await TestEnvironment.makeTenant(database)
+            let units = try await database.transaction(.tenantWide(mine.tenant.id)) { try await $0.listOrgUnits() }
+            #expect(!units.isEmpty)
+            #expect(units.allSatisfy { $0.tenantId == mine.tenant.id })
+            #expect(!units.contains { $0.id == theirs.rootOrgUnit.id })
+            let entries = try await database.transaction(.tenantWide(mine.tenant.id)) { try await $0.listLedgerEntries(limit: 500) }
+            #expect(entries.allSatisfy { $0.event.tenantId == mine.tenant.id })
+        }
+    }
+
+    @Test("an insert carrying another tenant's id is refused by the policy")
+    func insertForAnotherTenantIsRefused() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let mine = try await TestEnvironment.makeTenant(database)
+            let theirs = try await TestEnvironment.makeTenant(database)
+            let intruder = OrgUnit(
+                id: .generate(), tenantId: theirs.tenant.id, parentId: theirs.rootOrgUnit.id, name: "planted",
+                isRoot: false, createdAt: ServerClock.now())
+            await #expect(throws: StorageError.self) {
+                try await database.transaction(.tenantWide(mine.tenant.id)) { try await $0.insertOrgUnit(intruder) }
+            }
+            let theirUnits = try await database.transaction(.tenantWide(theirs.tenant.id)) { try await $0.listOrgUnits() }
+            #expect(!theirUnits.contains { $0.id == intruder.id })
+        }
+    }
+
+    @Test("with no scope set, nothing is visible")
+    func noScopeSeesNothing() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await TestEnvironment.makeTenant(database)
+            let units = try await database.transaction(.none) { try await $0.listOrgUnits() }
+            #expect(units.isEmpty)
+            let fetched = try await database.transaction(.none) { try await $0.fetchTenant(tenant.tenant.id) }
+            #expect(fetched == nil)
+            for table in Self.scopedTables {
+                let rows = try await TestEnvironment.sql("SELECT count(*)::text FROM \(table)", as: TestEnvironment.application)
+                #expect(rows == [["0"]], "\(table) must show nothing without a scope")
+            }
+        }
+    }
+
+    static let scopedTables = ["tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys"]
+
+    @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
+    func crossTenantRawSQL(table: String) async throws {
+        try await TestEnvironment.withDatabase { database in
+            let mine = try await TestEnvironment.makeTenant(database)
+            let theirs = try await TestEnvironment.makeTenant(database)
+            // Give the other tenant a row in every table, idempotency keys included.
+            _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
+                try await transaction.claimIdempotencyKey(
+                    callerId: "usr_someone", key: IdempotencyKey("k-\(ULID().text)")!, fingerprint: RequestFingerprint(bytes: [1]),
+                    lease: .seconds(60), retention: .seconds(60))
+            }
+            _ = try await database.transaction(.tenantWide(theirs.tenant.id)) { try await $0.sealPendingLedgerEvents(limit: 100) }
+            try await database.transaction(.tenantWide(theirs.tenant.id)) { transaction in
+                try await transaction.appendLedgerEvent(
+                    LedgerEventDraft(eventType: "test.recorded", aggregateType: "test", aggregateId: "queued", orgUnitId: nil,
+                                     actor: .platformOperator, payload: [:]))
+            }
+            let column = table == "tenants" ? "id" : "tenant_id"
+            let theirRows = try await TestEnvironment.sql(
+                "SELECT count(*)::text FROM \(table) WHERE \(column) = '\(theirs.tenant.id)'", as: TestEnvironment.superuser)
+            // The queue row may already be sealed by a sealer of a concurrently running test server.
+            #expect(theirRows != [["0"]] || table == "ledger_seal_queue", "the other tenant must have rows for this test to mean anything")
+            let rows = try await TestEnvironment.sql(
+                "BEGIN",
+                "SELECT set_config('app.tenant_id', '\(mine.tenant.id)', true), set_config('app.org_scope_all', 'true', true)",
+                "SELECT count(*)::text FROM \(table) WHERE \(column) = '\(theirs.tenant.id)'",
+                as: TestEnvironment.application)
+            #expect(rows == [["0"]])
+        }
+    }
+
+    @Test("a principal scoped to one org unit cannot read another's rows unless org_scope_all")
+    func orgUnitSilos() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await TestEnvironment.makeTenant(database)
+            let service = TenantService()
+            let north = try await service.createOrgUnit(
+                tenantId: tenant.tenant.id, name: "North", parentId: nil, actor: .platformOperator, runner: database)
+            let south = try await service.createOrgUnit(
+                tenantId: tenant.tenant.id, name: "South", parentId: nil, actor: .platformOperator, runner: database)
+
+            let northScope = Scope(tenantId: tenant.tenant.id, orgUnitId: north.id, orgScopeAll: false)
+            let visibleUnits = try await database.transaction(northScope) { try await $0.listOrgUnits() }
+            #expect(visibleUnits.map(\.id) == [north.id])
+            let visibleEvents = try await database.transaction(northScope) { try await $0.listLedgerEntries(limit: 500) }
+            #expect(!visibleEvents.isEmpty)
+            #expect(visibleEvents.allSatisfy { $0.event.draft.orgUnitId == north.id })
+
+            let southEvent = LedgerEventDraft(
+                eventType: "test.recorded", aggregateType: "test", aggregateId: "south-only", orgUnitId: south.id,
+                actor: .platformOperator, payload: [:])
+            await #expect(throws: StorageError.self) {
+                try await database.transaction(northScope) { try await $0.appendLedgerEvent(southEvent) }
+            }
+
+            let everything = try await database.transaction(.tenantWide(tenant.tenant.id)) { try await $0.listOrgUnits() }
+            #expect(Set(everything.map(\.id)).isSuperset(of: [north.id, south.id, tenant.rootOrgUnit.id]))
+        }
+    }
+
+    @Test("the server refuses a role that could bypass row-level security, and accepts the application role")
+    func applicationRoleIsChecked() async throws {
+        try await TestEnvironment.withDatabase { database in try await database.checkApplicationRole() }
+        let owner = Database(endpoint: TestEnvironment.owner, maximumConnections: 1, logger: TestEnvironment.logger)
+        await #expect(throws: StorageError.self) {
+            try await owner.whileRunning { try await owner.checkApplicationRole() }
+        }
+    }
+
+    @Test("a failed unit of work leaves neither its rows nor its ledger event behind")
+    func failedUnitOfWorkLeavesNothing() async throws {
+        struct InjectedFailure: Error {}
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await TestEnvironment.makeTenant(database)
+            let unit = OrgUnit(
+                id: .generate(), tenantId: tenant.tenant.id, parentId: tenant.rootOrgUnit.id, name: "doomed", isRoot: false,
+                createdAt: ServerClock.now())
+            await #expect(throws: InjectedFailure.self) {
+                try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+                    try await transaction.insertOrgUnit(unit)
+                    try await transaction.appendLedgerEvent(
+                        LedgerEventDraft(
+                            eventType: .orgUnitCreated, aggregateType: "org_unit", aggregateId: unit.id.rawValue,
+                            orgUnitId: unit.id, actor: .platformOperator, payload: [:]))
+                    throw InjectedFailure()
+                }
+            }
+            let units = try await database.transaction(.tenantWide(tenant.tenant.id)) { try await $0.listOrgUnits() }
+            #expect(!units.contains { $0.id == unit.id })
+            let events = try await database.transaction(.tenantWide(tenant.tenant.id)) {
+                try await $0.listLedgerEntries(aggregateType: "org_unit", aggregateId: unit.id.rawValue, limit: 10)
+            }
+            #expect(events.isEmpty)
+        }
+    }
+}

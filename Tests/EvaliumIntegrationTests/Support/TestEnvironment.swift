@@ -1,0 +1,90 @@
+import EvaliumApp
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The real PostgreSQL the test script started (`scripts/test` → `evalium db start`), reached as the
+/// same three roles the server uses: the application role (everything the product does), the schema
+/// owner, and a superuser (only to play an attacker with full database access).
+enum TestEnvironment {
+    static let logger: Logger = {
+        var logger = Logger(label: "evalium-tests")
+        logger.logLevel = ProcessInfo.processInfo.environment["EVALIUM_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }()
+
+    static func endpoint(_ variable: String) -> DatabaseEndpoint {
+        guard let url = ProcessInfo.processInfo.environment[variable], let endpoint = DatabaseEndpoint(url: url) else {
+            fatalError("\(variable) is not set: run the tests with scripts/test, which starts a private PostgreSQL")
+        }
+        return endpoint
+    }
+
+    static var application: DatabaseEndpoint { endpoint("EVALIUM_TEST_APP_URL") }
+    static var owner: DatabaseEndpoint { endpoint("EVALIUM_TEST_OWNER_URL") }
+    static var superuser: DatabaseEndpoint { endpoint("EVALIUM_TEST_SUPERUSER_URL") }
+
+    static let platformToken = "evp_test_platform_operator_token"
+
+    static func configuration() -> AppConfiguration {
+        var configuration = AppConfiguration()
+        configuration.platformTokenHash = AppConfiguration.hashToken(platformToken)
+        configuration.maxRequestBodyBytes = 64 * 1024
+        return configuration
+    }
+
+    /// Runs `body` with an application-role pool that is running.
+    static func withDatabase<Result: Sendable>(_ body: (Database) async throws -> Result) async throws -> Result {
+        let database = Database(endpoint: application, maximumConnections: 10, logger: logger)
+        return try await database.whileRunning { try await body(database) }
+    }
+
+    /// Runs `body` against the real server over loopback HTTP (AsyncHTTPClient, many connections).
+    static func withServer<Result: Sendable>(
+        configure: (inout AppConfiguration) -> Void = { _ in },
+        _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
+    ) async throws -> Result {
+        var configuration = configuration()
+        configure(&configuration)
+        let database = Database(endpoint: application, maximumConnections: 10, logger: logger)
+        let server = EvaliumServer(
+            configuration: configuration, database: database, migrations: try Migration.bundled(), logger: logger)
+        return try await server.buildApplication().test(.ahc(.http)) { client in try await body(client, server) }
+    }
+
+    /// SQL as an attacker or administrator, outside the transaction manager.
+    @discardableResult
+    static func sql(_ statements: String..., as endpoint: DatabaseEndpoint) async throws -> [[String?]] {
+        try await AdministrativeSQL.run(statements, on: endpoint, logger: logger)
+    }
+
+    /// A new tenant (with root org unit and its ledger events), made through the service the API uses.
+    static func makeTenant(_ database: Database, name: String = "Tenant \(ULID().text)") async throws -> TenantService.CreatedTenant {
+        try await TenantService().createTenant(name: name, actor: .platformOperator, runner: database)
+    }
+}
+
+extension TestClientProtocol {
+    var authorization: HTTPFields { [.authorization: "Bearer \(TestEnvironment.platformToken)"] }
+
+    /// A JSON request as the platform operator.
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, json: String? = nil, headers extra: HTTPFields = [:],
+        authenticated: Bool = true
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = authenticated ? authorization : [:]
+        if json != nil { headers[.contentType] = "application/json" }
+        for field in extra { headers[field.name] = field.value }
+        return try await execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    func json() throws -> JSONValue { try WireJSON.makeDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+}

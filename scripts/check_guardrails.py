@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Guardrails the seeds ask for, checked on every test run (seed 001 §19.4, §21, §5.4).
+
+1. Only the storage layer (Sources/EvaliumStorage) touches PostgreSQL: nothing else imports PostgresNIO
+   or names its client types, so every query goes through the transaction manager.
+2. Scope is only ever set transaction-locally: no session-level SET of an app.* setting anywhere.
+3. Every table a migration creates with a tenant_id has ENABLE and FORCE row-level security and a
+   tenant isolation policy, and an org-scope policy unless it is listed below with the reason.
+"""
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+STORAGE = ROOT / "Sources" / "EvaliumStorage"
+MIGRATIONS = STORAGE / "Migrations"
+DRIVER = re.compile(r"\bimport\s+PostgresNIO\b|\bPostgres(Client|Connection|Query|RowSequence)\b")
+SESSION_SET = re.compile(r"\bSET\s+(SESSION\s+)?app\.|set_config\([^)]*,\s*false\s*\)", re.IGNORECASE)
+# Tables whose rows carry no org unit, with the reason the org-scope policy does not apply.
+NO_ORG_SCOPE = {
+    "idempotency_keys": "keys belong to a caller, not to an org unit; they hold no org data",
+}
+
+problems = []
+
+for path in sorted((ROOT / "Sources").rglob("*.swift")):
+    text = path.read_text()
+    if STORAGE not in path.parents and DRIVER.search(text):
+        problems.append(f"{path.relative_to(ROOT)}: touches PostgreSQL directly; go through the storage layer")
+    if SESSION_SET.search(text):
+        problems.append(f"{path.relative_to(ROOT)}: sets scope at session level; use set_config(..., true)")
+
+schema = "\n".join(p.read_text() for p in sorted(MIGRATIONS.glob("*.sql")))
+for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", schema, re.S):
+    if "tenant_id" not in body and table != "tenants":
+        continue
+    for required in (f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"):
+        if required not in schema:
+            problems.append(f"table {table}: missing `{required}`")
+    if not re.search(rf"CREATE POLICY tenant_isolation ON {table} .*?USING .*?WITH CHECK", schema, re.S):
+        problems.append(f"table {table}: missing a tenant_isolation policy with USING and WITH CHECK")
+    if table not in NO_ORG_SCOPE and not re.search(rf"CREATE POLICY org_scope ON {table} AS RESTRICTIVE .*?USING .*?WITH CHECK", schema, re.S):
+        problems.append(f"table {table}: missing a restrictive org_scope policy with USING and WITH CHECK")
+
+if problems:
+    print("guardrails failed:")
+    for problem in problems:
+        print(f"  - {problem}")
+    sys.exit(1)
+print("guardrails passed: database access only in the storage layer; every tenant table has forced RLS and its policies")
