@@ -49,12 +49,4 @@ public struct EvaliumServer: Sendable {
             services: services,
             logger: logger)
     }
-
-    /// Seals pending ledger events now (for the CLI and tests that cannot wait for the worker).
-    public func sealPendingLedgerEvents() async throws -> Int {
-        try await LedgerSealer(
-            database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
-            metrics: metrics, logger: logger
-        ).sealEverythingPending()
-    }
 }

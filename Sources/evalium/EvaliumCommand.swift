@@ -83,11 +83,18 @@ func withDatabase<Result: Sendable>(
     let resolved = try await ResolvedDatabase.resolve(options, logger: logger, say: say)
     defer { resolved.release(say: say) }
     try await resolved.prepareSchema(logger: logger, say: say)
-    let database = Database(endpoint: resolved.application, maximumConnections: 4, logger: logger)
+    let database = Database(endpoint: resolved.application, maximumConnections: 4, logger: quiet(logger))
     return try await database.whileRunning {
         try await database.checkMigrationsCurrent(try Migration.bundled())
         return try await body(resolved, database)
     }
+}
+
+/// The logger for a short-lived pool: the driver's start-up notices are noise in a command's output.
+func quiet(_ logger: Logger) -> Logger {
+    var quiet = logger
+    quiet.logLevel = .error
+    return quiet
 }
 
 /// Structured JSON logs on stdout; `EVALIUM_LOG_LEVEL` (default: info for serve, warning otherwise).

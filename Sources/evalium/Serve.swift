@@ -39,6 +39,13 @@ struct Serve: AsyncParsableCommand {
         var configuration = AppConfiguration()
         configuration.host = host
         configuration.port = port
+        let environment = ProcessInfo.processInfo.environment
+        if let bytes = environment["EVALIUM_MAX_REQUEST_BODY_BYTES"].flatMap(Int.init), bytes > 0 {
+            configuration.maxRequestBodyBytes = bytes
+        }
+        if let hours = environment["EVALIUM_IDEMPOTENCY_RETENTION_HOURS"].flatMap(Int.init), hours > 0 {
+            configuration.idempotencyRetention = .seconds(hours * 3600)
+        }
         let token = try platformToken(zeroSetup: resolved.cluster != nil)
         configuration.platformTokenHash = token.map(AppConfiguration.hashToken)
 
@@ -47,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         let server = EvaliumServer(configuration: configuration, database: pool, migrations: migrations, logger: logger)
 
         // Preflight on a short-lived pool: the right role, the right schema, the demo tenant.
-        let preflight = Database(endpoint: resolved.application, maximumConnections: 2, logger: logger)
+        let preflight = Database(endpoint: resolved.application, maximumConnections: 2, logger: quiet(logger))
         let demoTenant: TenantID? = try await preflight.whileRunning {
             try await preflight.checkApplicationRole()
             try await preflight.checkMigrationsCurrent(migrations)

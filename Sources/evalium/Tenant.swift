@@ -22,7 +22,10 @@ struct TenantCommand: AsyncParsableCommand {
             let logger = bootstrapLogging(defaultLevel: .warning)
             do {
                 let created = try await withDatabase(database, logger: logger) { _, pool in
-                    try await TenantService().createTenant(name: name, actor: .platformOperator, runner: pool)
+                    let created = try await TenantService().createTenant(name: name, actor: .platformOperator, runner: pool)
+                    // No server may be running to seal the new events: seal them before exiting.
+                    _ = try await LedgerService(database: pool).sealPending()
+                    return created
                 }
                 say("created tenant \(created.tenant.id) (\(created.tenant.name))")
                 say("root org unit  \(created.rootOrgUnit.id)")

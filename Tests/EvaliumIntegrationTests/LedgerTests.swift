@@ -21,6 +21,16 @@ struct LedgerTests {
         return tenant
     }
 
+    /// What an attacker with superuser access does: switch the append-only triggers off, change rows,
+    /// switch them back on, all in one transaction.
+    static func tamper(_ statements: String...) async throws {
+        let triggers = ["ledger_events": "ledger_events_refuse_update_delete", "ledger_seals": "ledger_seals_refuse_update_delete"]
+        try await AdministrativeSQL.run(
+            ["BEGIN"] + triggers.map { "ALTER TABLE \($0.key) DISABLE TRIGGER \($0.value)" } + statements
+                + triggers.map { "ALTER TABLE \($0.key) ENABLE ALWAYS TRIGGER \($0.value)" } + ["COMMIT"],
+            on: TestEnvironment.superuser, logger: TestEnvironment.logger)
+    }
+
     static func verify(_ database: Database, _ tenant: TenantID) async throws -> LedgerVerificationReport {
         try await LedgerService(database: database).verify(tenantId: tenant)
     }
@@ -98,12 +108,7 @@ struct LedgerTests {
             let rows = try await TestEnvironment.sql(
                 "SELECT s.event_id FROM ledger_seals s WHERE s.tenant_id = '\(tenant)' AND s.sequence = 4", as: TestEnvironment.superuser)
             let eventId = try #require(rows.first?.first ?? nil)
-            try await TestEnvironment.sql(
-                "BEGIN",
-                "ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_refuse_update_delete",
-                "UPDATE ledger_events SET \(change) WHERE id = '\(eventId)'",
-                "ALTER TABLE ledger_events ENABLE ALWAYS TRIGGER ledger_events_refuse_update_delete",
-                "COMMIT", as: TestEnvironment.superuser)
+            try await Self.tamper("UPDATE ledger_events SET \(change) WHERE id = '\(eventId)'")
             let report = try await Self.verify(database, tenant)
             #expect(!report.verified)
             #expect(report.firstBreak?.contains(eventId) == true)
@@ -116,26 +121,14 @@ struct LedgerTests {
         try await TestEnvironment.withDatabase { database in
             let tenant = try await Self.sealedTenant(database)
             let eventId = try await Self.firstEventId(tenant)
-            try await TestEnvironment.sql(
-                "BEGIN",
-                "ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_refuse_update_delete",
-                "DELETE FROM ledger_events WHERE id = '\(eventId)'",
-                "ALTER TABLE ledger_events ENABLE ALWAYS TRIGGER ledger_events_refuse_update_delete",
-                "COMMIT", as: TestEnvironment.superuser)
+            try await Self.tamper("DELETE FROM ledger_events WHERE id = '\(eventId)'")
             let report = try await Self.verify(database, tenant)
             #expect(report.firstBreak?.contains("deleted") == true)
 
             let other = try await Self.sealedTenant(database)
             let otherEventId = try await Self.firstEventId(other)
-            try await TestEnvironment.sql(
-                "BEGIN",
-                "ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_refuse_update_delete",
-                "ALTER TABLE ledger_seals DISABLE TRIGGER ledger_seals_refuse_update_delete",
-                "DELETE FROM ledger_events WHERE id = '\(otherEventId)'",
-                "DELETE FROM ledger_seals WHERE event_id = '\(otherEventId)'",
-                "ALTER TABLE ledger_events ENABLE ALWAYS TRIGGER ledger_events_refuse_update_delete",
-                "ALTER TABLE ledger_seals ENABLE ALWAYS TRIGGER ledger_seals_refuse_update_delete",
-                "COMMIT", as: TestEnvironment.superuser)
+            try await Self.tamper(
+                "DELETE FROM ledger_events WHERE id = '\(otherEventId)'", "DELETE FROM ledger_seals WHERE event_id = '\(otherEventId)'")
             let otherReport = try await Self.verify(database, other)
             #expect(otherReport.firstBreak?.contains("sequence gap") == true)
         }

@@ -13,40 +13,17 @@ struct LedgerSealer: Service {
     let metrics: MetricsRegistry
     let logger: Logger
 
-    /// Loops until graceful shutdown, then returns normally: a worker that throws on shutdown makes the
-    /// service group cancel the others, which can leave a transaction waiting on a closed pool.
     func run() async {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await sealEverythingPending()
-                } catch {
-                    if Task.isCancelled { return }
-                    metrics.recordSealFailure()
-                    logger.error("ledger sealing failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                    try? await Task.sleep(for: .seconds(1))
-                }
-                await waitForWork()
-            }
+        await repeatUntilShutdown(name: "ledger sealing", logger: logger, onFailure: metrics.recordSealFailure) {
+            try await sealEverythingPending()
+        } pause: {
+            await waitForWork()
         }
     }
 
-    /// Seals every tenant's pending events; returns how many were sealed.
-    @discardableResult
-    func sealEverythingPending() async throws -> Int {
-        let tenants = try await database.transaction(.none) { try await $0.ledgerTenantsAwaitingSeal() }
-        var total = 0
-        for tenantId in tenants {
-            while true {
-                let sealed = try await database.transaction(.tenantWide(tenantId)) { transaction in
-                    try await transaction.sealPendingLedgerEvents(limit: batchSize)
-                }
-                total += sealed
-                if sealed < batchSize { break }
-            }
-        }
-        if total > 0 { metrics.recordSealPass(sealed: total) }
-        return total
+    func sealEverythingPending() async throws {
+        let sealed = try await LedgerService(database: database).sealPending(batchSize: batchSize)
+        if sealed > 0 { metrics.recordSealPass(sealed: sealed) }
     }
 
     /// Returns when a commit appended events, after a while without any, or when cancelled.
@@ -66,17 +43,34 @@ struct IdempotencyKeyPurger: Service {
     let logger: Logger
 
     func run() async {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let purged = try await database.transaction(.none) { try await $0.purgeExpiredIdempotencyKeys() }
-                    if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.error("purging idempotency keys failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: interval)
+        await repeatUntilShutdown(name: "purging idempotency keys", logger: logger) {
+            let purged = try await database.transaction(.none) { try await $0.purgeExpiredIdempotencyKeys() }
+            if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
+        } pause: {
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// The loop of a background worker: runs `pass`, then `pause`, until graceful shutdown, and then
+/// returns normally. A failed pass is logged and retried after a second. Workers must not throw on
+/// shutdown: a service that throws makes the service group cancel the others, which can leave a
+/// transaction waiting on an already closed pool.
+func repeatUntilShutdown(
+    name: String, logger: Logger, onFailure: @escaping @Sendable () -> Void = {},
+    _ pass: @escaping @Sendable () async throws -> Void, pause: @escaping @Sendable () async -> Void
+) async {
+    await cancelWhenGracefulShutdown {
+        while !Task.isCancelled {
+            do {
+                try await pass()
+            } catch {
+                if Task.isCancelled { return }
+                onFailure()
+                logger.error("\(name) failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
             }
+            await pause()
         }
     }
 }

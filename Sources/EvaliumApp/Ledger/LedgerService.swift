@@ -2,8 +2,8 @@ import EvaliumCore
 import EvaliumStorage
 import Foundation
 
-/// Reading and verifying the execution ledger. Appends happen inside each domain's own unit of work
-/// through `Transaction.appendLedgerEvent`; this service never writes events.
+/// Reading, sealing and verifying the execution ledger. Appends happen inside each domain's own unit
+/// of work through `Transaction.appendLedgerEvent`; this service never writes events, only their seals.
 public struct LedgerService: Sendable {
     let database: Database
 
@@ -34,6 +34,23 @@ public struct LedgerService: Sendable {
             guard try await transaction.fetchTenant(tenantId) != nil else { throw Problem(.notFound, "no tenant \(tenantId)") }
             return try await transaction.verifyLedgerChain(progress: progress)
         }
+    }
+
+    /// Seals every tenant's committed, unsealed events, in batches of `batchSize` per transaction;
+    /// returns how many were sealed. The sealer worker calls this; so do CLI commands that append.
+    public func sealPending(batchSize: Int = 1000) async throws -> Int {
+        let tenants = try await database.transaction(.none) { try await $0.ledgerTenantsAwaitingSeal() }
+        var total = 0
+        for tenantId in tenants {
+            while true {
+                let sealed = try await database.transaction(.tenantWide(tenantId)) { transaction in
+                    try await transaction.sealPendingLedgerEvents(limit: batchSize)
+                }
+                total += sealed
+                if sealed < batchSize { break }
+            }
+        }
+        return total
     }
 
     /// Every tenant id, for verifying the whole ledger.

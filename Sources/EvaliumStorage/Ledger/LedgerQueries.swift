@@ -68,10 +68,7 @@ extension Transaction {
 
     /// Tenants with committed events not yet sealed (ids only).
     public func ledgerTenantsAwaitingSeal() async throws -> [TenantID] {
-        let rows = try await run("SELECT id FROM ledger_tenants_awaiting_seal() AS t(id)")
-        var ids: [TenantID] = []
-        for try await id in rows.decode(String.self) { ids.append(TenantID(unchecked: id)) }
-        return ids
+        try await tenantIds("SELECT id FROM ledger_tenants_awaiting_seal() AS t(id)")
     }
 
     /// Seals up to `limit` committed events of the scope's tenant: continues the tenant's chain from its

@@ -47,9 +47,13 @@ extension Transaction {
 
     /// Every tenant id, for platform-wide work (the ledger verifier); reveals ids only.
     public func platformTenantIds() async throws -> [TenantID] {
-        let rows = try await run("SELECT id FROM platform_tenant_ids() AS t(id)")
+        try await tenantIds("SELECT id FROM platform_tenant_ids() AS t(id)")
+    }
+
+    /// The single text column of `query`, as tenant ids.
+    func tenantIds(_ query: PostgresQuery) async throws -> [TenantID] {
         var ids: [TenantID] = []
-        for try await id in rows.decode(String.self) { ids.append(TenantID(unchecked: id)) }
+        for try await id in try await run(query).decode(String.self) { ids.append(TenantID(unchecked: id)) }
         return ids
     }
 }
