@@ -22,13 +22,21 @@ struct LedgerTests {
     }
 
     /// What an attacker with superuser access does: switch the append-only triggers off, change rows,
-    /// switch them back on, all in one transaction.
+    /// switch them back on, all in one transaction. A short lock_timeout makes this script give way
+    /// (and retry) rather than ever deadlock with the sealer and the other tests running meanwhile.
     static func tamper(_ statements: String...) async throws {
-        let triggers = ["ledger_events": "ledger_events_refuse_update_delete", "ledger_seals": "ledger_seals_refuse_update_delete"]
-        try await AdministrativeSQL.run(
-            ["BEGIN"] + triggers.map { "ALTER TABLE \($0.key) DISABLE TRIGGER \($0.value)" } + statements
-                + triggers.map { "ALTER TABLE \($0.key) ENABLE ALWAYS TRIGGER \($0.value)" } + ["COMMIT"],
-            on: TestEnvironment.superuser, logger: TestEnvironment.logger)
+        let triggers = [("ledger_events", "ledger_events_refuse_update_delete"), ("ledger_seals", "ledger_seals_refuse_update_delete")]
+        let script = ["BEGIN", "SET LOCAL lock_timeout = '50ms'"]
+            + triggers.map { "ALTER TABLE \($0.0) DISABLE TRIGGER \($0.1)" } + statements
+            + triggers.map { "ALTER TABLE \($0.0) ENABLE ALWAYS TRIGGER \($0.1)" } + ["COMMIT"]
+        for attempt in 1... {
+            do {
+                try await AdministrativeSQL.run(script, on: TestEnvironment.superuser, logger: TestEnvironment.logger)
+                return
+            } catch let error as StorageError where attempt < 100 && "\(error)".contains("55P03") {
+                try await Task.sleep(for: .milliseconds(10 * min(attempt, 10)))
+            }
+        }
     }
 
     static func verify(_ database: Database, _ tenant: TenantID) async throws -> LedgerVerificationReport {

@@ -219,13 +219,19 @@ struct PostgresBinaries {
     var initdb: String
     var pgCtl: String
 
+    /// `EVALIUM_POSTGRES_BINDIR` when set (a PostgreSQL installed elsewhere), otherwise
+    /// `pg_config --bindir`, otherwise the newest `/usr/lib/postgresql/*/bin`.
     static func locate() throws -> PostgresBinaries {
         var candidates: [String] = []
-        if let bindir = try? OSUser.current.run("pg_config", ["--bindir"]).trimmingCharacters(in: .whitespacesAndNewlines) {
-            candidates.append(bindir)
+        if let configured = ProcessInfo.processInfo.environment["EVALIUM_POSTGRES_BINDIR"], !configured.isEmpty {
+            candidates = [configured]
+        } else {
+            if let bindir = try? OSUser.current.run("pg_config", ["--bindir"]) {
+                candidates.append(bindir.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+            candidates += versions.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "/usr/lib/postgresql/\($0)/bin" }
         }
-        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        candidates += versions.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "/usr/lib/postgresql/\($0)/bin" }
         for folder in candidates {
             let initdb = "\(folder)/initdb"
             let pgCtl = "\(folder)/pg_ctl"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end check of the zero-setup path, as a person would use it: `evalium serve --demo` creates its
+# own PostgreSQL in a fresh data folder, answers over HTTP with the token it printed, stops that
+# PostgreSQL on SIGTERM, and says in one line how to install PostgreSQL when it is missing.
+# Usage: scripts/smoke_serve.sh WORKDIR   (WORKDIR must be traversable by the postgres OS user)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workdir="$1"
+data="$workdir/serve-data"
+evalium=.build/debug/evalium
+passed=0
+failed=0
+check() {  # check DESCRIPTION COMMAND...
+    if "${@:2}" >/dev/null 2>&1; then passed=$((passed + 1)); echo "  ok   $1"; else failed=$((failed + 1)); echo "  FAIL $1"; fi
+}
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$evalium" serve --demo --data-dir "$data" --port "$port" > "$workdir/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+token=$(cat "$data/platform-token")
+tenant=$(cat "$data/demo-tenant")
+check "serve is ready on its own PostgreSQL" curl -sf "http://127.0.0.1:$port/readyz"
+check "serve printed the way in" grep -q "Authorization: Bearer" "$workdir/serve.log"
+check "the demo tenant's ledger is readable with the printed token" \
+    curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/tenants/$tenant/ledger/events"
+check "access log lines are JSON with route and request id" \
+    python3 -c "import json,sys; lines=[json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]; assert any(l.get('route')=='/readyz' and l.get('request_id','').startswith('req_') for l in lines)" "$workdir/serve.log"
+kill -TERM "$server"
+wait "$server" || true
+check "SIGTERM stopped the private PostgreSQL" test ! -e "$data/postgres/postmaster.pid"
+
+missing=$(EVALIUM_POSTGRES_BINDIR=/nonexistent "$evalium" serve --data-dir "$workdir/none" 2>&1 || true)
+check "without PostgreSQL, one clear line says how to install it" \
+    test "$(printf '%s\n' "$missing" | grep -c .)" -eq 1 -a -n "$(printf '%s' "$missing" | grep 'apt-get install -y postgresql')"
+
+echo "serve smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
