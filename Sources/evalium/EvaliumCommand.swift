@@ -79,7 +79,8 @@ struct ResolvedDatabase {
 func withDatabase<Result: Sendable>(
     _ options: DatabaseOptions, logger: Logger, _ body: (ResolvedDatabase, Database) async throws -> Result
 ) async throws -> Result {
-    let say: (String) -> Void = { evalium.say($0) }
+    // Progress goes to stderr so that a command's result on stdout (`--json`) stays clean.
+    let say: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
     let resolved = try await ResolvedDatabase.resolve(options, logger: logger, say: say)
     defer { resolved.release(say: say) }
     try await resolved.prepareSchema(logger: logger, say: say)
