@@ -19,11 +19,16 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "Folder for the private PostgreSQL cluster and local secrets (zero-setup mode).")
     var dataDir: String = ProcessInfo.processInfo.environment["EVALIUM_DATA_DIR"] ?? ".evalium"
 
-    @Option(help: "Application-role URL of an external PostgreSQL (env EVALIUM_DATABASE_URL). Without it, Evalium runs its own.")
-    var databaseURL: String? = ProcessInfo.processInfo.environment["EVALIUM_DATABASE_URL"]
+    @Option(name: .customLong("database-url"), help: "Application-role URL of an external PostgreSQL (env EVALIUM_DATABASE_URL). Without it, Evalium runs its own.")
+    var databaseURLOption: String?
 
-    @Option(help: "Schema-owner URL used to apply migrations (env EVALIUM_MIGRATION_DATABASE_URL).")
-    var migrationDatabaseURL: String? = ProcessInfo.processInfo.environment["EVALIUM_MIGRATION_DATABASE_URL"]
+    @Option(name: .customLong("migration-database-url"), help: "Schema-owner URL used to apply migrations (env EVALIUM_MIGRATION_DATABASE_URL).")
+    var migrationDatabaseURLOption: String?
+
+    var databaseURL: String? { databaseURLOption ?? ProcessInfo.processInfo.environment["EVALIUM_DATABASE_URL"] }
+    var migrationDatabaseURL: String? {
+        migrationDatabaseURLOption ?? ProcessInfo.processInfo.environment["EVALIUM_MIGRATION_DATABASE_URL"]
+    }
 
     var dataRoot: URL { URL(fileURLWithPath: dataDir, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) }
 }

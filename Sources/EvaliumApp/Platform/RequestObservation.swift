@@ -77,15 +77,12 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
         var fields: [String: JSONValue] = [
-            "ts": .string(Date().rfc3339), "level": .string(level.rawValue), "msg": .string(message.description),
+            "ts": .string(Date().rfc3339), "level": .string(event.level.rawValue), "msg": .string(event.message.description),
             "logger": .string(label),
         ]
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { _, new in new }) {
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }) {
             fields[key] = Self.json(value)
         }
         guard var line = try? CanonicalJSON.bytes(.object(fields)) else { return }

@@ -35,6 +35,7 @@ public final class Database: Sendable {
     /// The scope is injected with transaction-local `set_config(…, true)`, so it can never leak to the
     /// next borrower of the pooled connection. If `work` throws, everything it wrote is rolled back,
     /// ledger events included. Serialization failures and deadlocks are retried a few times.
+    @discardableResult
     public func transaction<Result: Sendable>(
         _ scope: Scope, isolation: IsolationLevel = .readCommitted, _ work: (Transaction) async throws -> Result
     ) async throws -> Result {
@@ -63,7 +64,7 @@ public final class Database: Sendable {
                     try await connection.query("COMMIT", logger: logger)
                     return result
                 } catch {
-                    try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
             }

@@ -94,7 +94,7 @@ public struct MigrationRunner: Sendable {
                         logger: logger)
                     try await connection.query("COMMIT", logger: logger)
                 } catch {
-                    try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
                 logger.info("applied migration", metadata: ["migration": "\(migration.version)"])

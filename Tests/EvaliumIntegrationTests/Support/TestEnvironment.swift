@@ -38,6 +38,7 @@ enum TestEnvironment {
     }
 
     /// Runs `body` with an application-role pool that is running.
+    @discardableResult
     static func withDatabase<Result: Sendable>(_ body: (Database) async throws -> Result) async throws -> Result {
         let database = Database(endpoint: application, maximumConnections: 10, logger: logger)
         return try await database.whileRunning { try await body(database) }
