@@ -4,7 +4,9 @@
 1. Only the storage layer (Sources/EvaliumStorage) touches PostgreSQL: nothing else imports PostgresNIO
    or names its client types, so every query goes through the transaction manager.
 2. Scope is only ever set transaction-locally: no session-level SET of an app.* setting anywhere.
-3. Every table a migration creates with a tenant_id has ENABLE and FORCE row-level security and a
+3. Every SECURITY DEFINER function puts pg_temp last on its search_path, so a caller's temporary
+   objects can never shadow the tables it reads as the owner.
+4. Every table a migration creates with a tenant_id has ENABLE and FORCE row-level security and a
    tenant isolation policy, and an org-scope policy unless it is listed below with the reason.
 """
 import pathlib
@@ -31,6 +33,10 @@ for path in sorted((ROOT / "Sources").rglob("*.swift")):
         problems.append(f"{path.relative_to(ROOT)}: sets scope at session level; use set_config(..., true)")
 
 schema = "\n".join(p.read_text() for p in sorted(MIGRATIONS.glob("*.sql")))
+for header in re.findall(r"CREATE FUNCTION \w+\(.*?AS \$", schema, re.S):
+    if "SECURITY DEFINER" in header and not re.search(r"SET search_path = [^\n]*pg_temp\s*\n", header):
+        name = re.match(r"CREATE FUNCTION (\w+)", header).group(1)
+        problems.append(f"function {name}: SECURITY DEFINER without pg_temp last on its search_path")
 for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", schema, re.S):
     if "tenant_id" not in body and table != "tenants":
         continue

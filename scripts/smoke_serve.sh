@@ -17,12 +17,19 @@ check() {  # check DESCRIPTION COMMAND...
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$evalium" serve --demo --data-dir "$data" --port "$port" > "$workdir/serve.log" 2>&1 &
 server=$!
+# Whatever happens below, leave no server and no PostgreSQL behind.
+stop_everything() {
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    "$evalium" db stop --data-dir "$data" >/dev/null 2>&1 || true
+}
+trap stop_everything EXIT
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.2
 done
-token=$(cat "$data/platform-token")
-tenant=$(cat "$data/demo-tenant")
+token=$(cat "$data/platform-token" 2>/dev/null || true)
+tenant=$(cat "$data/demo-tenant" 2>/dev/null || true)
 check "serve is ready on its own PostgreSQL" curl -sf "http://127.0.0.1:$port/readyz"
 check "serve printed the way in" grep -q "Authorization: Bearer" "$workdir/serve.log"
 check "the demo tenant's ledger is readable with the printed token" \

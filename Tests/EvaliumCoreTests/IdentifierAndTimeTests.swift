@@ -10,7 +10,8 @@ struct IdentifierAndTimeTests {
         let later = ULID(date: Date(timeIntervalSince1970: 1_700_000_001))
         #expect(earlier.text < later.text)
         #expect(earlier.text.count == 26)
-        #expect(earlier.text.hasPrefix("01HF"))
+        // 1_700_000_000_000 ms in the 48-bit time field, in Crockford base32.
+        #expect(earlier.text.hasPrefix("01HF7YAT00"))
         let id = TenantID.generate()
         #expect(id.rawValue.hasPrefix("tnt_"))
         #expect(TenantID(id.rawValue) == id)
@@ -46,5 +47,18 @@ struct IdentifierAndTimeTests {
     func displayNames(raw: String, expected: String?) {
         let result = try? DisplayName.validate(raw, pointer: "/name").get()
         #expect(result == expected)
+    }
+}
+
+@Suite("ULID ordering", .timeLimit(.minutes(1)))
+struct ULIDOrderingTests {
+    @Test("ids made in the same millisecond still sort in the order they were made")
+    func monotonicWithinMillisecond() {
+        let generator = ULIDGenerator()
+        let instant = Date()
+        let ids = (0..<1000).map { _ in generator.next(at: instant).text }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.map { $0.prefix(10) }).count == 1)
     }
 }

@@ -33,7 +33,7 @@ struct LedgerTests {
             do {
                 try await AdministrativeSQL.run(script, on: TestEnvironment.superuser, logger: TestEnvironment.logger)
                 return
-            } catch let error as StorageError where attempt < 100 && "\(error)".contains("55P03") {
+            } catch StorageError.unexpected(let detail) where attempt < 100 && detail.contains("55P03") {
                 try await Task.sleep(for: .milliseconds(10 * min(attempt, 10)))
             }
         }

@@ -79,6 +79,8 @@ struct ProblemMiddleware: RouterMiddleware {
             Problem(.idempotencyRequestInFlight, "another request took over this Idempotency-Key; retry later")
         case .unavailable:
             Problem(.serviceUnavailable, "the database is not reachable right now")
+        case .unexpected:
+            Problem(.internalError, "the server could not complete the request; quote the request id when reporting it")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A ULID: 48 bits of milliseconds since the Unix epoch followed by 80 random bits,
 /// written as 26 characters of Crockford base32. Sorting the text sorts by creation time.
@@ -12,13 +13,14 @@ public struct ULID: Hashable, Sendable, CustomStringConvertible {
         return table
     }()
 
+    /// A new ULID for `date` from the process-wide generator (see `ULIDGenerator`).
     public init(date: Date = Date()) {
-        var generator = SystemRandomNumberGenerator()
-        let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
-        // 128 bits: 6 bytes of time, 10 random bytes; written as 130 bits with two leading zero bits.
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
-        for index in 6..<16 { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        self = ULIDGenerator.shared.next(at: date)
+    }
+
+    /// Encodes 48 bits of milliseconds and 10 random bytes: 128 bits written as 130 with two leading zeros.
+    init(milliseconds: UInt64, random: [UInt8]) {
+        let bytes = (0..<6).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - $0))) } + random
         var characters = [UInt8](repeating: 0, count: 26)
         for characterIndex in 0..<26 {
             // Bit position of this character's first bit within the 128-bit value (may start at -2).
@@ -45,6 +47,35 @@ public struct ULID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { text }
 }
 
+/// Makes ULIDs that are strictly increasing within one millisecond: the random part of a tie is the
+/// previous one plus one, so the order in which a unit of work made its events is the order of their
+/// ids. A date earlier than the last one used (a clock stepping back, an explicit past date) gets fresh
+/// randomness.
+public final class ULIDGenerator: Sendable {
+    public static let shared = ULIDGenerator()
+    private let last = Mutex<(milliseconds: UInt64, random: [UInt8])>((0, []))
+
+    public init() {}
+
+    public func next(at date: Date) -> ULID {
+        let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded()))
+        let random = last.withLock { last -> [UInt8] in
+            if milliseconds == last.milliseconds {
+                for index in stride(from: 9, through: 0, by: -1) {
+                    last.random[index] &+= 1
+                    if last.random[index] != 0 { break }
+                }
+                return last.random
+            }
+            var generator = SystemRandomNumberGenerator()
+            let fresh = (0..<10).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            if milliseconds > last.milliseconds { last = (milliseconds, fresh) }
+            return fresh
+        }
+        return ULID(milliseconds: milliseconds, random: random)
+    }
+}
+
 /// An identifier shown on the wire as `prefix_ULID` (for example `tnt_01HN…`), as the events seed defines.
 public protocol PrefixedIdentifier: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
     static var prefix: String { get }
@@ -53,8 +84,8 @@ public protocol PrefixedIdentifier: Hashable, Sendable, Codable, CustomStringCon
 }
 
 extension PrefixedIdentifier {
-    /// A new identifier stamped with the current time.
-    public static func generate() -> Self { Self(unchecked: "\(prefix)_\(ULID().text)") }
+    /// A new identifier stamped with `date` (default: now).
+    public static func generate(at date: Date = Date()) -> Self { Self(unchecked: "\(prefix)_\(ULID(date: date).text)") }
 
     /// Parses `prefix_ULID`; anything else (another prefix, a malformed ULID) is nil.
     public init?(_ description: String) {

@@ -15,8 +15,10 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case serializationFailure
     /// An idempotency key's lease ran out and another request took it over before this one committed.
     case idempotencyClaimLost
-    /// The database could not be reached.
+    /// The database could not be reached, was shutting down, or ran out of resources (SQLSTATE 08, 53, 57).
     case unavailable(detail: String)
+    /// Anything else: a bug in a query or the schema; reported as a 500 and logged, never blamed on input.
+    case unexpected(detail: String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .serializationFailure: "serialization failure after retries"
         case .idempotencyClaimLost: "idempotency key claim lost"
         case .unavailable(let detail): "database unavailable: \(detail)"
+        case .unexpected(let detail): "unexpected database error: \(detail)"
         }
     }
 }

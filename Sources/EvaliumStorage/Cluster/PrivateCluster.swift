@@ -48,8 +48,11 @@ public struct PrivateCluster: Sendable {
     public func start(progress: (String) -> Void = { _ in }) async throws -> Running {
         let binaries = try PostgresBinaries.locate()
         let runAs = try OSUser.forPostgres()
+        // Secrets in the data folder must never exist readable by others, not even for a moment.
+        umask(0o077)
         try FileManager.default.createDirectory(at: dataRoot, withIntermediateDirectories: true)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dataRoot.path)
+        // Traversable (the postgres OS user reaches its cluster inside) but not listable by others.
+        try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: dataRoot.path)
         try runAs.checkCanReach(dataRoot)
 
         var credentials: Credentials
@@ -129,7 +132,9 @@ public struct PrivateCluster: Sendable {
                     "CREATE ROLE evalium_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '\(credentials.applicationPassword)'",
                     "CREATE DATABASE \(Self.databaseName) OWNER evalium_owner",
                     "REVOKE ALL ON DATABASE \(Self.databaseName) FROM PUBLIC",
-                    "GRANT CONNECT, TEMPORARY ON DATABASE \(Self.databaseName) TO evalium_app",
+                    // No TEMPORARY: temporary objects are how a caller could shadow tables inside
+                    // the owner's SECURITY DEFINER functions.
+                    "GRANT CONNECT ON DATABASE \(Self.databaseName) TO evalium_app",
                 ]
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)

@@ -12,7 +12,9 @@ extension Transaction {
     @discardableResult
     public func appendLedgerEvent(_ draft: LedgerEventDraft) async throws -> LedgerEvent {
         let tenantId = try requireTenant()
-        let event = LedgerEvent(id: .generate(), tenantId: tenantId, occurredAt: ServerClock.now(), draft: draft)
+        // One clock reading for id and time, so id order, time order and sealing order agree.
+        let now = ServerClock.now()
+        let event = LedgerEvent(id: .generate(at: now), tenantId: tenantId, occurredAt: now, draft: draft)
         let canonicalBytes = try event.canonicalBytes()
         let leafHash = LedgerHash.leaf(canonicalBytes: canonicalBytes)
         try await run(

@@ -5,6 +5,9 @@
 -- once per statement, and NULLIF turns the '' a pooled connection reports after a transaction-local
 -- setting ended into NULL, which matches nothing.
 
+-- Nobody but the owner creates objects in the schema (PostgreSQL 14 and older let PUBLIC do it).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
 CREATE TABLE tenants (
     id          text PRIMARY KEY CHECK (id ~ '^tnt_[0-9A-HJKMNP-TV-Z]{26}$'),
     name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
@@ -62,9 +65,11 @@ GRANT SELECT, INSERT, UPDATE ON org_units TO evalium_app;
 -- sees all tenant ids; the application role can call it but cannot read the table unscoped.
 CREATE POLICY platform_tenant_ids ON tenants AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
 
+-- Every SECURITY DEFINER function names its tables with their schema and puts pg_temp last on its
+-- search_path: otherwise a caller's temporary view named like a table would run as the owner.
 CREATE FUNCTION platform_tenant_ids() RETURNS SETOF text
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
-    AS $$ SELECT id FROM tenants ORDER BY id $$;
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+    AS $$ SELECT id FROM public.tenants ORDER BY id $$;
 
 REVOKE ALL ON FUNCTION platform_tenant_ids() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION platform_tenant_ids() TO evalium_app;

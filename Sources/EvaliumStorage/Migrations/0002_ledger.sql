@@ -123,8 +123,8 @@ ALTER TABLE ledger_seals ENABLE ALWAYS TRIGGER ledger_seals_refuse_truncate;
 CREATE POLICY platform_seal_discovery ON ledger_seal_queue AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
 
 CREATE FUNCTION ledger_tenants_awaiting_seal() RETURNS SETOF text
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
-    AS $$ SELECT DISTINCT tenant_id FROM ledger_seal_queue $$;
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+    AS $$ SELECT DISTINCT tenant_id FROM public.ledger_seal_queue $$;
 
 REVOKE ALL ON FUNCTION ledger_tenants_awaiting_seal() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_tenants_awaiting_seal() TO evalium_app;

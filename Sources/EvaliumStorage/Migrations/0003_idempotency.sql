@@ -37,8 +37,8 @@ CREATE POLICY platform_purge_expired ON idempotency_keys AS PERMISSIVE FOR ALL T
     USING (expires_at < now());
 
 CREATE FUNCTION purge_expired_idempotency_keys() RETURNS bigint
-    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public
-    AS $$ WITH purged AS (DELETE FROM idempotency_keys WHERE expires_at < now() RETURNING 1)
+    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+    AS $$ WITH purged AS (DELETE FROM public.idempotency_keys WHERE expires_at < now() RETURNING 1)
           SELECT count(*) FROM purged $$;
 
 REVOKE ALL ON FUNCTION purge_expired_idempotency_keys() FROM PUBLIC;

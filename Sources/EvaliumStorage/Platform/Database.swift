@@ -151,7 +151,9 @@ extension StorageError {
         case "40001", "40P01": self = .serializationFailure
         case "P0001": self = .guardRejected(detail: message)
         case let state? where state.hasPrefix("22") || state.hasPrefix("23"): self = .invalidValue(detail: message)
-        case let state?: self = .invalidValue(detail: "SQLSTATE \(state): \(message)")
+        case let state? where ["08", "53", "57"].contains(String(state.prefix(2))):
+            self = .unavailable(detail: "SQLSTATE \(state): \(message)")
+        case let state?: self = .unexpected(detail: "SQLSTATE \(state): \(message)")
         case nil: self = .unavailable(detail: String(reflecting: error))
         }
     }

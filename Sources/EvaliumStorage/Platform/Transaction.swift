@@ -39,15 +39,17 @@ public struct Transaction: Sendable {
         let rows = try await run(
             """
             SELECT r.rolsuper, r.rolbypassrls,
-                   (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p'))::int
+                   (SELECT count(*) FROM pg_class c
+                    WHERE pg_has_role(current_user, c.relowner, 'MEMBER') AND c.relkind IN ('r', 'p')
+                      AND c.relnamespace = 'public'::regnamespace)::int
             FROM pg_roles r WHERE r.rolname = current_user
             """)
         for try await (isSuperuser, bypassesRLS, ownedTables) in rows.decode((Bool, Bool, Int).self) {
             if isSuperuser || bypassesRLS || ownedTables > 0 {
                 throw StorageError.permissionDenied(
                     detail: "the application must connect as a role that is not a superuser, cannot bypass "
-                        + "row-level security and owns no table (this one: superuser=\(isSuperuser), "
-                        + "bypassrls=\(bypassesRLS), owned tables=\(ownedTables))")
+                        + "row-level security and neither owns a table nor is a member of a role that does "
+                        + "(this one: superuser=\(isSuperuser), bypassrls=\(bypassesRLS), owned tables=\(ownedTables))")
             }
         }
     }
