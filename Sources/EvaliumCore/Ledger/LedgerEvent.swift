@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Who caused a ledger event. Users are `usr_` ids; the platform operator and background
@@ -15,8 +14,6 @@ public struct LedgerActor: Hashable, Sendable, Codable {
     }
 
     public static let platformOperator = LedgerActor(kind: .platform, id: "platform-operator")
-    public static func system(_ worker: String) -> LedgerActor { LedgerActor(kind: .system, id: worker) }
-    public static func user(_ id: UserID) -> LedgerActor { LedgerActor(kind: .user, id: id.rawValue) }
 }
 
 /// Verification strength recorded on a ledger event (seed 001 §10.2).

@@ -126,12 +126,6 @@ public struct OrgUnitID: PrefixedIdentifier {
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
 
-public struct UserID: PrefixedIdentifier {
-    public static let prefix = "usr"
-    public let rawValue: String
-    public init(unchecked rawValue: String) { self.rawValue = rawValue }
-}
-
 public struct LedgerEventID: PrefixedIdentifier {
     public static let prefix = "evt"
     public let rawValue: String

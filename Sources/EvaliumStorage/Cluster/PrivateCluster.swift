@@ -29,7 +29,6 @@ public struct PrivateCluster: Sendable {
 
     /// Connection details of a running private cluster.
     public struct Running: Sendable {
-        public var port: Int
         /// False when the cluster was already running (another `evalium` process started it).
         public var startedHere: Bool
         public var superuser: DatabaseEndpoint
@@ -156,7 +155,7 @@ public struct PrivateCluster: Sendable {
             DatabaseEndpoint(host: "127.0.0.1", port: port, username: user, password: password, database: database, tls: .disable)
         }
         return Running(
-            port: port, startedHere: startedHere,
+            startedHere: startedHere,
             superuser: endpoint("evalium_superuser", credentials.superuserPassword, "postgres"),
             owner: endpoint("evalium_owner", credentials.ownerPassword, Self.databaseName),
             application: endpoint("evalium_app", credentials.applicationPassword, Self.databaseName))
