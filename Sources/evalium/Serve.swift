@@ -85,8 +85,7 @@ struct Serve: AsyncParsableCommand {
         }
         var generator = SystemRandomNumberGenerator()
         let token = "evp_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
-        try Data((token + "\n").utf8).write(to: file, options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        try SecretFile.write(token + "\n", to: file)
         return token
     }
 

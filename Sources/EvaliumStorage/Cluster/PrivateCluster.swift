@@ -47,8 +47,6 @@ public struct PrivateCluster: Sendable {
     public func start(progress: (String) -> Void = { _ in }) async throws -> Running {
         let binaries = try PostgresBinaries.locate()
         let runAs = try OSUser.forPostgres()
-        // Secrets in the data folder must never exist readable by others, not even for a moment.
-        umask(0o077)
         try FileManager.default.createDirectory(at: dataRoot, withIntermediateDirectories: true)
         // Traversable (the postgres OS user reaches its cluster inside) but not listable by others.
         try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: dataRoot.path)
@@ -96,9 +94,8 @@ public struct PrivateCluster: Sendable {
     private func initialise(binaries: PostgresBinaries, runAs: OSUser, superuserPassword: String) throws {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let passwordFile = dataRoot.appendingPathComponent(".initdb-password")
-        try Data(superuserPassword.utf8).write(to: passwordFile)
+        try SecretFile.write(superuserPassword, to: passwordFile)
         defer { try? FileManager.default.removeItem(at: passwordFile) }
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passwordFile.path)
         try runAs.takeOwnership(of: passwordFile)
         try runAs.takeOwnership(of: dataDirectory)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory.path)
@@ -164,8 +161,7 @@ public struct PrivateCluster: Sendable {
     private func writeCredentials(_ credentials: Credentials) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(credentials).write(to: credentialsFile, options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: credentialsFile.path)
+        try SecretFile.write(String(decoding: try encoder.encode(credentials), as: UTF8.self), to: credentialsFile)
     }
 
     static func randomSecret() -> String {
