@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the zero-setup path, as a person would use it: `evalium serve --demo` creates its
-# own PostgreSQL in a fresh data folder, answers over HTTP with the token it printed, stops that
-# PostgreSQL on SIGTERM, and says in one line how to install PostgreSQL when it is missing.
+# own PostgreSQL in a fresh data folder, signs the demo administrator in with the command it printed,
+# mails a sign-in link into the data folder, stops that PostgreSQL on SIGTERM, and says in one line how
+# to install PostgreSQL when it is missing.
 # Usage: scripts/smoke_serve.sh WORKDIR   (WORKDIR must be traversable by the postgres OS user)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,9 +32,19 @@ done
 token=$(cat "$data/platform-token" 2>/dev/null || true)
 tenant=$(cat "$data/demo-tenant" 2>/dev/null || true)
 check "serve is ready on its own PostgreSQL" curl -sf "http://127.0.0.1:$port/readyz"
-check "serve printed the way in" grep -q "Authorization: Bearer" "$workdir/serve.log"
-check "the demo tenant's ledger is readable with the printed token" \
+check "serve printed how to sign in" grep -q "/v1/auth/magic-links/consume" "$workdir/serve.log"
+# Run the printed sign-in command as printed (its two lines joined), keep the access token.
+sign_in=$(grep -A1 "magic-links/consume" "$workdir/serve.log" | sed 's/^evalium: *//; s/\\$//' | tr -d '\n')
+access=$(eval "$sign_in" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])' 2>/dev/null || true)
+check "the printed command signs the demo administrator in" test -n "$access"
+check "the administrator's token lists the tenant's people" \
+    curl -sf -H "Authorization: Bearer $access" "http://127.0.0.1:$port/v1/users"
+check "the platform operator's token reads the demo tenant's ledger" \
     curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/tenants/$tenant/ledger/events"
+curl -sf -X POST "http://127.0.0.1:$port/v1/auth/magic-links" -H 'Content-Type: application/json' \
+    -d "{\"tenantId\":\"$tenant\",\"email\":\"admin@demo.evalium.test\"}" >/dev/null 2>&1 || true
+for _ in $(seq 1 25); do grep -qs "Sign-in token" "$data"/mail/*.eml && break; sleep 0.2; done
+check "a requested sign-in link arrives in the mail folder" grep -qs "Sign-in token" "$data"/mail/*.eml
 check "access log lines are JSON with route and request id" \
     python3 -c "import json,sys; lines=[json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]; assert any(l.get('route')=='/readyz' and l.get('request_id','').startswith('req_') for l in lines)" "$workdir/serve.log"
 kill -TERM "$server"

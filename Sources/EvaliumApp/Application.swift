@@ -11,12 +11,18 @@ public struct EvaliumServer: Sendable {
     public var migrations: [Migration]
     public var metrics = MetricsRegistry()
     public var logger: Logger
+    public var mailer: any Mailer
+    let outbox = MailOutbox()
+    let tokens: TokenIssuer
+    let limiter = RateLimiter()
 
-    public init(configuration: AppConfiguration, database: Database, migrations: [Migration], logger: Logger) {
+    public init(configuration: AppConfiguration, database: Database, migrations: [Migration], mailer: any Mailer, logger: Logger) {
         self.configuration = configuration
         self.database = database
         self.migrations = migrations
+        self.mailer = mailer
         self.logger = logger
+        tokens = TokenIssuer(keys: configuration.auth.keys, issuer: configuration.auth.issuer, audience: configuration.auth.audience)
     }
 
     /// The router with every route and middleware; tests build the same one.
@@ -24,18 +30,34 @@ public struct EvaliumServer: Sendable {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestObservationMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: AuthenticationMiddleware(platformTokenHash: configuration.platformTokenHash))
+        router.add(
+            middleware: AuthenticationMiddleware(
+                platformTokenHash: configuration.platformTokenHash, tokens: tokens, access: AccessResolver(database: database)))
         router.add(middleware: IdempotencyMiddleware(database: database, configuration: configuration))
+        let auth = configuration.auth
         HealthRoutes(database: database, migrations: migrations, metrics: metrics).register(on: router)
-        TenantRoutes(database: database, configuration: configuration).register(on: router)
+        TenantRoutes(database: database, configuration: configuration, outbox: outbox).register(on: router)
         LedgerRoutes(ledger: LedgerService(database: database)).register(on: router)
+        AuthRoutes(
+            signIn: SignInService(database: database, tokens: tokens, settings: auth, outbox: outbox),
+            stepUp: StepUpService(database: database, tokens: tokens, settings: auth, limiter: limiter),
+            tokens: tokens, limiter: limiter, configuration: configuration
+        ).register(on: router)
+        PeopleRoutes(
+            database: database, people: PeopleService(database: database), roles: RoleService(database: database),
+            configuration: configuration
+        ).register(on: router)
+        PortalRoutes(
+            links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox), database: database,
+            configuration: configuration
+        ).register(on: router)
         return router
     }
 
     /// The HTTP application with its services: the connection pool, and (unless switched off) the
     /// ledger sealer and the idempotency-key purger.
     public func buildApplication() -> some ApplicationProtocol {
-        var services: [any Service] = [database.service]
+        var services: [any Service] = [database.service, MailDeliveryService(outbox: outbox, mailer: mailer, logger: logger)]
         if configuration.runBackgroundWorkers {
             services.append(
                 LedgerSealer(

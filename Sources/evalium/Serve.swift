@@ -48,27 +48,32 @@ struct Serve: AsyncParsableCommand {
         }
         let token = try platformToken(zeroSetup: resolved.cluster != nil)
         configuration.platformTokenHash = token.map(AppConfiguration.hashToken)
+        let base = "http://\(host):\(port)"
+        try configureAuthentication(&configuration.auth, publicURL: environment["EVALIUM_PUBLIC_URL"] ?? base, say: say)
+        let mailer = try MailerChoice.make(dataRoot: database.dataRoot, logger: logger)
+        say("mail: delivered to \(mailer.destination)")
 
         let migrations = try Migration.bundled()
         let pool = Database(endpoint: resolved.application, logger: logger)
-        let server = EvaliumServer(configuration: configuration, database: pool, migrations: migrations, logger: logger)
+        let server = EvaliumServer(
+            configuration: configuration, database: pool, migrations: migrations, mailer: mailer.mailer, logger: logger)
 
         // Preflight on a short-lived pool: the right role, the right schema, the demo tenant.
         let preflight = Database(endpoint: resolved.application, maximumConnections: 2, logger: quiet(logger))
-        let demoTenant: TenantID? = try await preflight.whileRunning {
+        let demoSignIn: DemoSignIn? = try await preflight.whileRunning {
             try await preflight.checkApplicationRole()
             try await preflight.checkMigrationsCurrent(migrations)
-            return demo ? try await ensureDemoTenant(preflight) : nil
+            return demo ? try await ensureDemoTenant(preflight, links: MagicLinkIssuer(settings: configuration.auth)) : nil
         }
 
         if token == nil { say("no EVALIUM_PLATFORM_TOKEN: platform operator endpoints are disabled") }
-        let base = "http://\(host):\(port)"
         say("listening on \(base)  (health: \(base)/healthz, readiness: \(base)/readyz)")
-        if let demoTenant {
-            let tokenFile = database.dataRoot.appendingPathComponent("platform-token").path
-            say("demo tenant: \(demoTenant)")
-            say("the platform operator's token is in \(tokenFile); try:")
-            say("  curl -s -H \"Authorization: Bearer $(cat \(tokenFile))\" \(base)/v1/tenants/\(demoTenant)/ledger/events")
+        if let demoSignIn {
+            say("demo tenant: \(demoSignIn.tenantId)  administrator: \(Self.demoAdminEmail)")
+            say("sign the administrator in (this link works once, until \(demoSignIn.link.expiresAt.rfc3339)):")
+            evalium.say("  curl -s -X POST \(base)/v1/auth/magic-links/consume -H 'Content-Type: application/json' \\")
+            evalium.say("       -d '{\"tenantId\":\"\(demoSignIn.tenantId)\",\"token\":\"\(demoSignIn.link.token)\"}'")
+            say("a new link any time: POST \(base)/v1/auth/magic-links {\"tenantId\", \"email\"}; it is delivered to \(mailer.destination)")
         }
         try await server.buildApplication().runService()
     }
@@ -89,17 +94,83 @@ struct Serve: AsyncParsableCommand {
         return token
     }
 
-    private func ensureDemoTenant(_ pool: Database) async throws -> TenantID {
+    static let demoAdminEmail = "admin@demo.evalium.test"
+
+    struct DemoSignIn {
+        var tenantId: TenantID
+        var link: SignInLink
+    }
+
+    /// The demo tenant (created once, with an administrator) and a fresh sign-in link for its
+    /// administrator on every start.
+    private func ensureDemoTenant(_ pool: Database, links: MagicLinkIssuer) async throws -> DemoSignIn {
         let file = database.dataRoot.appendingPathComponent("demo-tenant")
         let tenants = TenantService()
         if let text = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
            let existing = TenantID(text), (try? await tenants.tenant(existing, database: pool)) != nil
         {
-            return existing
+            let email = try EmailAddress.validate(Self.demoAdminEmail, pointer: "").get()
+            let link = try await pool.transaction(.tenantWide(existing)) { transaction in
+                guard let admin = try await transaction.fetchUser(email: email) else {
+                    throw Problem(.notFound, "the demo tenant has no \(Self.demoAdminEmail); remove \(file.path) to start over")
+                }
+                return try await links.issue(for: admin, actor: .platformOperator, in: transaction, now: ServerClock.now())
+            }
+            return DemoSignIn(tenantId: existing, link: link)
         }
-        let created = try await tenants.createTenant(name: "Demo tenant", actor: .platformOperator, runner: pool)
+        let created = try await tenants.createTenant(
+            name: "Demo tenant", admin: .init(email: Self.demoAdminEmail, displayName: "Demo administrator", links: links),
+            actor: .platformOperator, runner: pool)
         try Data(created.tenant.id.rawValue.utf8).write(to: file, options: .atomic)
-        return created.tenant.id
+        guard let link = created.adminSignInLink else { throw Problem(.internalError, "the demo administrator got no sign-in link") }
+        return DemoSignIn(tenantId: created.tenant.id, link: link)
+    }
+
+    /// Keys, token lifetimes and link addresses from the environment; keys default to a file in the
+    /// data folder, created once.
+    private func configureAuthentication(_ auth: inout AuthSettings, publicURL: String, say: (String) -> Void) throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["EVALIUM_KEYS_FILE"], !path.isEmpty {
+            auth.keys = try SigningKeys.load(from: URL(fileURLWithPath: path), createIfMissing: false)
+        } else {
+            let file = database.dataRoot.appendingPathComponent("keys.json")
+            auth.keys = try SigningKeys.load(from: file, createIfMissing: true)
+            say("signing keys: \(file.path) (set EVALIUM_KEYS_FILE to use your own)")
+        }
+        let trimmed = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        auth.signInURL = environment["EVALIUM_SIGN_IN_URL"] ?? "\(trimmed)/sign-in"
+        auth.portalURL = environment["EVALIUM_PORTAL_URL"] ?? "\(trimmed)/portal"
+        if let minutes = environment["EVALIUM_MAGIC_LINK_MINUTES"].flatMap(Int.init), minutes > 0 {
+            auth.magicLinkLifetime = .seconds(minutes * 60)
+        }
+        if let limit = environment["EVALIUM_SIGN_IN_REQUESTS_PER_ADDRESS"].flatMap(Int.init), limit > 0 {
+            auth.magicLinksPerClientAddress.limit = limit
+        }
+        if let minutes = environment["EVALIUM_ACCESS_TOKEN_MINUTES"].flatMap(Int.init), minutes > 0 {
+            auth.accessTokenLifetime = .seconds(minutes * 60)
+        }
+        if let issuer = environment["EVALIUM_TOKEN_ISSUER"], !issuer.isEmpty { auth.issuer = issuer }
+    }
+}
+
+/// Where sign-in mail goes: an SMTP relay when `EVALIUM_SMTP_URL` is set, else a folder in the data
+/// folder that a person can read.
+struct MailerChoice {
+    var mailer: any Mailer
+    var destination: String
+
+    static func make(dataRoot: URL, logger: Logger) throws -> MailerChoice {
+        let environment = ProcessInfo.processInfo.environment
+        let from = environment["EVALIUM_MAIL_FROM"] ?? "Evalium <no-reply@evalium.local>"
+        if let url = environment["EVALIUM_SMTP_URL"], !url.isEmpty {
+            let configuration = try SMTPConfiguration(url: url, from: from)
+            return MailerChoice(
+                mailer: SMTPMailer(configuration: configuration, logger: logger),
+                destination: "the SMTP relay \(configuration.host):\(configuration.port)")
+        }
+        let folder = dataRoot.appendingPathComponent("mail")
+        return MailerChoice(
+            mailer: FolderMailer(folder: folder, from: from, logger: logger), destination: "\(folder.path)/*.eml")
     }
 }
 

@@ -1,4 +1,4 @@
-import EvaliumApp
+@testable import EvaliumApp
 import EvaliumCore
 import EvaliumStorage
 import Foundation
@@ -45,19 +45,25 @@ struct RowLevelSecurityTests {
             let fetched = try await database.transaction(.none) { try await $0.fetchTenant(tenant.tenant.id) }
             #expect(fetched == nil)
             for table in Self.scopedTables {
-                let rows = try await TestEnvironment.sql("SELECT count(*)::text FROM \(table)", as: TestEnvironment.application)
+                // Built-in roles belong to no tenant and are readable by all; tenant rows are not.
+                let filter = table == "roles" ? " WHERE tenant_id IS NOT NULL" : ""
+                let rows = try await TestEnvironment.sql("SELECT count(*)::text FROM \(table)\(filter)", as: TestEnvironment.application)
                 #expect(rows == [["0"]], "\(table) must show nothing without a scope")
             }
         }
     }
 
-    static let scopedTables = ["tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys"]
+    static let scopedTables = [
+        "tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys", "users", "groups",
+        "group_members", "roles", "role_grants", "magic_links", "auth_sessions", "refresh_tokens", "totp_authenticators", "portal_links",
+    ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
     func crossTenantRawSQL(table: String) async throws {
         try await TestEnvironment.withDatabase { database in
             let mine = try await TestEnvironment.makeTenant(database)
             let theirs = try await TestEnvironment.makeTenant(database)
+            try await Self.giveIdentityRows(to: theirs, database)
             // Give the other tenant a row in every table, idempotency keys included.
             _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
                 try await transaction.claimIdempotencyKey(
@@ -146,6 +152,56 @@ struct RowLevelSecurityTests {
                 try await $0.listLedgerEntries(aggregateType: "org_unit", aggregateId: unit.id.rawValue, limit: 10)
             }
             #expect(events.isEmpty)
+        }
+    }
+
+    /// One row of every identity table for `tenant`, written through the storage layer.
+    static func giveIdentityRows(to tenant: TenantService.CreatedTenant, _ database: Database) async throws {
+        let now = ServerClock.now()
+        try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            let user = User(
+                id: .generate(), tenantId: tenant.tenant.id, email: EmailAddress(stored: TestEnvironment.email()), displayName: "Victim",
+                status: .active, homeOrgUnitId: tenant.rootOrgUnit.id, createdAt: now, updatedAt: now)
+            try await transaction.insertUser(user)
+            let group = Group(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: tenant.rootOrgUnit.id, name: "Group", status: .active,
+                memberCount: 0, createdAt: now, updatedAt: now)
+            try await transaction.insertGroup(group)
+            _ = try await transaction.addGroupMember(group, user: user.id, at: now)
+            let role = Role(id: .generate(), tenantId: tenant.tenant.id, builtIn: false, name: "Custom", capabilities: [.reportingRead], version: 1)
+            try await transaction.insertRole(role, at: now)
+            try await transaction.insertRoleGrant(
+                RoleGrant(id: .generate(), roleId: role.id, grantee: .user(user.id), orgUnitId: nil, grantedAt: now),
+                tenantId: tenant.tenant.id, grantedBy: "test")
+            try await transaction.insertMagicLink(tokenHash: SecretToken.generate().hash, user: user, createdAt: now, expiresAt: now + 60)
+            let session = AuthSession(
+                id: .generate(), tenantId: tenant.tenant.id, userId: user.id, homeOrgUnitId: user.homeOrgUnitId, methods: [.email],
+                authenticatedAt: now, expiresAt: now + 60, revokedAt: nil)
+            try await transaction.insertSession(session)
+            try await transaction.insertRefreshToken(tokenHash: SecretToken.generate().hash, session: session, issuedAt: now, expiresAt: now + 60)
+            _ = try await transaction.beginTOTPEnrolment(user: user, sealedSecret: [1, 2, 3], at: now)
+            try await transaction.insertPortalLink(
+                PortalLink(
+                    id: .generate(), tenantId: tenant.tenant.id, orgUnitId: tenant.rootOrgUnit.id,
+                    scope: PortalScope(kind: .submission, id: "s"), recipientEmail: nil, label: nil, createdAt: now, createdBy: "test",
+                    expiresAt: now + 60, revokedAt: nil, lastUsedAt: nil, useCount: 0),
+                tokenHash: SecretToken.generate().hash)
+        }
+    }
+
+    @Test("a person scoped to one org unit sees that unit's people, groups and grants only")
+    func identityOrgSilos() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await TestEnvironment.makeTenant(database)
+            let north = try await TenantService().createOrgUnit(
+                tenantId: tenant.tenant.id, name: "North", parentId: nil, actor: .platformOperator, runner: database)
+            try await Self.giveIdentityRows(to: tenant, database)
+            let northScope = Scope(tenantId: tenant.tenant.id, orgUnitIds: [north.id])
+            let users = try await database.transaction(northScope) { try await $0.listUsers(UserFilter(limit: 100)) }
+            #expect(users.isEmpty, "people homed in the root unit are outside North")
+            let bothScope = Scope(tenantId: tenant.tenant.id, orgUnitIds: [north.id, tenant.rootOrgUnit.id])
+            let visible = try await database.transaction(bothScope) { try await $0.listUsers(UserFilter(limit: 100)) }
+            #expect(visible.count == 1)
         }
     }
 }

@@ -6,48 +6,52 @@ import Hummingbird
 struct TenantRoutes {
     let database: Database
     let configuration: AppConfiguration
+    let outbox: MailOutbox
     let tenants = TenantService()
 
-    struct NewTenant: Decodable { var name: String }
+    struct NewTenant: Decodable {
+        var name: String
+        var adminEmail: String?
+        var adminName: String?
+    }
+
     struct NewOrgUnit: Decodable { var name: String; var parentId: OrgUnitID? }
     struct OrgUnitList: Encodable { var items: [OrgUnit] }
 
     func register(on router: Router<AppRequestContext>) {
-        router.post("/v1/tenants", use: create)
-        router.get("/v1/tenants/:tenantId", use: show)
-        router.post("/v1/tenants/:tenantId/org-units", use: createOrgUnit)
-        router.get("/v1/tenants/:tenantId/org-units", use: listOrgUnits)
+        router.on(.post, "/v1/tenants", platformOperator: create)
+        router.on(.get, "/v1/tenants/:tenantId", platformOperator: { _, context in
+            try JSONBody.response(try await tenants.tenant(try context.tenantIdParameter(), database: database))
+        })
+        router.on(.post, "/v1/tenants/:tenantId/org-units", platformOperator: createOrgUnit)
+        router.on(.get, "/v1/tenants/:tenantId/org-units", platformOperator: { _, context in
+            let tenantId = try context.tenantIdParameter()
+            return try JSONBody.response(OrgUnitList(items: try await tenants.orgUnits(of: tenantId, database: database)))
+        })
     }
 
+    /// Creates a tenant; with `adminEmail`, also its first administrator, whose sign-in link is mailed.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePlatformOperator()
         let input = try await JSONBody.decode(NewTenant.self, from: request, limit: configuration.maxRequestBodyBytes)
+        let admin = input.adminEmail.map {
+            TenantService.FirstAdministrator(email: $0, displayName: input.adminName, links: MagicLinkIssuer(settings: configuration.auth))
+        }
         let created = try await tenants.createTenant(
-            name: input.name, actor: principal.ledgerActor, runner: context.write(database, status: .created))
+            name: input.name, admin: admin, actor: .platformOperator, runner: context.write(database, status: .created))
         context.noteTenant(created.tenant.id)
+        if let user = created.admin, let link = created.adminSignInLink {
+            outbox.enqueue(SignInService.signInMail(to: user, link: link))
+        }
         return try JSONBody.response(created, status: .created)
     }
 
-    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requirePlatformOperator()
-        let tenantId = try context.tenantIdParameter()
-        return try JSONBody.response(try await tenants.tenant(tenantId, database: database))
-    }
-
     @Sendable func createOrgUnit(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.requirePlatformOperator()
         let tenantId = try context.tenantIdParameter()
         let input = try await JSONBody.decode(NewOrgUnit.self, from: request, limit: configuration.maxRequestBodyBytes)
         let unit = try await tenants.createOrgUnit(
-            tenantId: tenantId, name: input.name, parentId: input.parentId, actor: principal.ledgerActor,
+            tenantId: tenantId, name: input.name, parentId: input.parentId, actor: .platformOperator,
             runner: context.write(database, status: .created))
         return try JSONBody.response(unit, status: .created)
-    }
-
-    @Sendable func listOrgUnits(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requirePlatformOperator()
-        let tenantId = try context.tenantIdParameter()
-        return try JSONBody.response(OrgUnitList(items: try await tenants.orgUnits(of: tenantId, database: database)))
     }
 }
 

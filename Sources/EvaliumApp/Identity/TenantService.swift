@@ -10,12 +10,37 @@ public struct TenantService: Sendable {
     public struct CreatedTenant: Codable, Sendable, Equatable {
         public var tenant: Tenant
         public var rootOrgUnit: OrgUnit
+        /// The first administrator, when one was asked for.
+        public var admin: User?
+        /// The administrator's first sign-in link. Never part of an API response (nor of a stored
+        /// idempotent replay): the API mails it, the CLI prints it.
+        public var adminSignInLink: SignInLink?
+
+        enum CodingKeys: String, CodingKey { case tenant, rootOrgUnit, admin }
+    }
+
+    /// Who administers a new tenant, and how their first sign-in link is made.
+    public struct FirstAdministrator: Sendable {
+        public var email: String
+        public var displayName: String?
+        public var links: MagicLinkIssuer
+
+        public init(email: String, displayName: String?, links: MagicLinkIssuer) {
+            self.email = email
+            self.displayName = displayName
+            self.links = links
+        }
     }
 
     /// Creates a tenant with its root org unit and appends `tenant.created` and `org_unit.created`,
-    /// all in one transaction.
-    public func createTenant(name rawName: String, actor: LedgerActor, runner: some UnitOfWorkRunner) async throws -> CreatedTenant {
+    /// all in one transaction; with `admin`, also the first administrator (the built-in admin role,
+    /// tenant-wide) and their first sign-in link.
+    public func createTenant(
+        name rawName: String, admin: FirstAdministrator? = nil, actor: LedgerActor, runner: some UnitOfWorkRunner
+    ) async throws -> CreatedTenant {
         let name = try DisplayName.validate(rawName, pointer: "/name").asProblem()
+        let adminEmail = try admin.map { try EmailAddress.validate($0.email, pointer: "/adminEmail").asProblem() }
+        let adminName = try admin.map { try DisplayName.validate($0.displayName ?? "Administrator", pointer: "/adminName").asProblem() }
         let now = ServerClock.now()
         let tenant = Tenant(id: .generate(), name: name, status: .active, createdAt: now)
         let root = OrgUnit(id: .generate(), tenantId: tenant.id, parentId: nil, name: name, isRoot: true, createdAt: now)
@@ -27,7 +52,21 @@ public struct TenantService: Sendable {
                     eventType: .tenantCreated, aggregateType: "tenant", aggregateId: tenant.id.rawValue, orgUnitId: nil,
                     actor: actor, payload: ["tenantId": .string(tenant.id.rawValue), "rootOrgUnitId": .string(root.id.rawValue)]))
             try await transaction.appendLedgerEvent(orgUnitCreated(root, actor: actor))
-            return CreatedTenant(tenant: tenant, rootOrgUnit: root)
+            var created = CreatedTenant(tenant: tenant, rootOrgUnit: root)
+            if let admin, let adminEmail, let adminName {
+                let user = User(
+                    id: .generate(at: now), tenantId: tenant.id, email: adminEmail, displayName: adminName, status: .active,
+                    homeOrgUnitId: root.id, createdAt: now, updatedAt: now)
+                try await transaction.insertUser(user)
+                try await transaction.appendLedgerEvent(
+                    IdentityEvents.user("user.created", user, actor: actor, payload: ["homeOrgUnitId": .string(root.id.rawValue)]))
+                let grant = RoleGrant(id: .generate(at: now), roleId: BuiltInRole.admin.id, grantee: .user(user.id), orgUnitId: nil, grantedAt: now)
+                try await transaction.insertRoleGrant(grant, tenantId: tenant.id, grantedBy: actor.id)
+                try await transaction.appendLedgerEvent(IdentityEvents.grant("role.granted", grant, actor: actor))
+                created.admin = user
+                created.adminSignInLink = try await admin.links.issue(for: user, actor: actor, in: transaction, now: now)
+            }
+            return created
         }
     }
 

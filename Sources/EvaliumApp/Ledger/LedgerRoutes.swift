@@ -2,43 +2,34 @@ import EvaliumCore
 import EvaliumStorage
 import Hummingbird
 
-/// Reading a tenant's ledger and verifying its chain (platform operator for now; auditors with
-/// `ledger.read` once identity exists).
+/// Reading a tenant's ledger and verifying its chain: the platform operator for any tenant, and people
+/// holding `ledger.read` for their own (within the org units their role reaches).
 struct LedgerRoutes {
     let ledger: LedgerService
 
     func register(on router: Router<AppRequestContext>) {
-        router.get("/v1/tenants/:tenantId/ledger/events", use: list)
-        router.get("/v1/tenants/:tenantId/ledger/verification", use: verify)
+        router.on(.get, "/v1/tenants/:tenantId/ledger/events", platformOperator: { request, context in
+            try await list(request, scope: .tenantWide(try context.tenantIdParameter()))
+        })
+        router.on(.get, "/v1/tenants/:tenantId/ledger/verification", platformOperator: { _, context in
+            try JSONBody.response(try await ledger.verify(tenantId: try context.tenantIdParameter()))
+        })
+        router.on(.get, "/v1/ledger/events", requires: .ledgerRead) { request, _, access in
+            try await list(request, scope: access.scope)
+        }
+        router.on(.get, "/v1/ledger/verification", requires: .ledgerRead) { _, _, access in
+            guard access.reach == .tenantWide else {
+                throw Problem(.capabilityMissing, "verifying the whole chain needs `ledger.read` for the whole tenant")
+            }
+            return try JSONBody.response(try await ledger.verify(tenantId: access.user.tenantId))
+        }
     }
 
-    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requirePlatformOperator()
-        let tenantId = try context.tenantIdParameter()
-        let query = request.uri.queryParameters
-        var cursor: LedgerCursor?
-        if let token = query.get("cursor") {
-            guard let parsed = LedgerCursor(token: token) else {
-                throw Problem(.validationFailed, "the cursor is not one this server issued", errors: [.init(pointer: "cursor", detail: "invalid")])
-            }
-            cursor = parsed
-        }
-        var limit = 50
-        if let text = query.get("limit") {
-            guard let value = Int(text), (1...500).contains(value) else {
-                throw Problem(.validationFailed, "limit must be an integer from 1 to 500", errors: [.init(pointer: "limit", detail: "out of range")])
-            }
-            limit = value
-        }
+    private func list(_ request: Request, scope: Scope) async throws -> Response {
+        let cursor = try request.query("cursor", LedgerCursor.init(token:))
         let page = try await ledger.entries(
-            tenantId: tenantId, aggregateType: query.get("aggregateType"), aggregateId: query.get("aggregateId"),
-            cursor: cursor, limit: limit)
+            scope: scope, aggregateType: request.uri.queryParameters.get("aggregateType"),
+            aggregateId: request.uri.queryParameters.get("aggregateId"), cursor: cursor, limit: try request.pageLimit(maximum: 500))
         return try JSONBody.response(page)
-    }
-
-    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requirePlatformOperator()
-        let tenantId = try context.tenantIdParameter()
-        return try JSONBody.response(try await ledger.verify(tenantId: tenantId))
     }
 }

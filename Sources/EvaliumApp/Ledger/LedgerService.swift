@@ -14,10 +14,12 @@ public struct LedgerService: Sendable {
         var nextCursor: String?
     }
 
+    /// Entries visible in `scope` (a tenant's whole ledger, or a reader's org units), oldest first.
     public func entries(
-        tenantId: TenantID, aggregateType: String?, aggregateId: String?, cursor: LedgerCursor?, limit: Int
+        scope: Scope, aggregateType: String?, aggregateId: String?, cursor: LedgerCursor?, limit: Int
     ) async throws -> Page {
-        let entries = try await database.transaction(.tenantWide(tenantId)) { transaction in
+        let entries = try await database.transaction(scope) { transaction in
+            let tenantId = try scope.tenantId.orThrow(Problem(.notFound, "no tenant"))
             guard try await transaction.fetchTenant(tenantId) != nil else { throw Problem(.notFound, "no tenant \(tenantId)") }
             return try await transaction.listLedgerEntries(
                 aggregateType: aggregateType, aggregateId: aggregateId, after: cursor, limit: limit + 1)

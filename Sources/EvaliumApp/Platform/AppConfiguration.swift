@@ -19,8 +19,46 @@ public struct AppConfiguration: Sendable {
     /// How often the sealer looks for work when no append woke it.
     public var sealerIdleInterval: Duration = .milliseconds(50)
     public var sealerBatchSize = 1000
+    /// Sign-in, tokens and their limits.
+    public var auth = AuthSettings()
 
     public init() {}
 
     public static func hashToken(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Array(token.utf8))) }
+}
+
+/// Lifetimes, limits and keys of sign-in and tokens.
+public struct AuthSettings: Sendable {
+    public var issuer = "evalium"
+    public var audience = "evalium-api"
+    /// Signing and sealing keys. The default is a key set that lives as long as the process; `serve`
+    /// loads a persistent one.
+    public var keys = SigningKeys.generate()
+    public var accessTokenLifetime: Duration = .seconds(10 * 60)
+    public var refreshTokenLifetime: Duration = .seconds(14 * 24 * 3600)
+    /// A session ends this long after sign-in however often it is refreshed.
+    public var sessionLifetime: Duration = .seconds(30 * 24 * 3600)
+    public var magicLinkLifetime: Duration = .seconds(15 * 60)
+    public var stepUpLifetime: Duration = .seconds(5 * 60)
+    public var portalTokenLifetime: Duration = .seconds(15 * 60)
+    /// Where links in emails point; the page there posts the token to the API.
+    public var signInURL = "http://127.0.0.1:8080/sign-in"
+    public var portalURL = "http://127.0.0.1:8080/portal"
+    /// Magic-link requests per email address (per tenant), and per client address.
+    public var magicLinksPerEmail = RateLimit(limit: 5, window: .seconds(15 * 60))
+    public var magicLinksPerClientAddress = RateLimit(limit: 30, window: .seconds(15 * 60))
+    /// Step-up and TOTP confirmation attempts per person: six digits fall to guessing without a limit.
+    public var codeAttemptsPerUser = RateLimit(limit: 5, window: .seconds(5 * 60))
+
+    public init() {}
+}
+
+public struct RateLimit: Sendable {
+    public var limit: Int
+    public var window: Duration
+
+    public init(limit: Int, window: Duration) {
+        self.limit = limit
+        self.window = window
+    }
 }

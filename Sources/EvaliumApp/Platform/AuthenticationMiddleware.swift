@@ -1,14 +1,16 @@
-import Crypto
 import EvaliumCore
 import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Establishes the principal from `Authorization: Bearer …`. No header: anonymous (routes decide).
-/// A header that does not verify: 401, so a mistyped token is never silently anonymous.
+/// Establishes the principal from `Authorization: Bearer …`: the platform operator's token, a person's
+/// access token, or a portal token. No header: anonymous (routes decide). A credential that does not
+/// verify is a 401, so a mistyped or forged token is never silently anonymous.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let platformTokenHash: [UInt8]?
+    let tokens: TokenIssuer
+    let access: AccessResolver
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -18,16 +20,40 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem(.unauthenticated, "use `Authorization: Bearer <token>`")
         }
-        guard let platformTokenHash, Self.constantTimeEqual(AppConfiguration.hashToken(String(parts[1])), platformTokenHash) else {
-            throw Problem(.unauthenticated, "the bearer token is not valid")
-        }
         var context = context
-        context.principal = .platformOperator
+        context.principal = try await principal(for: String(parts[1]))
+        if let tenantId = context.principal?.tenantId { context.noteTenant(tenantId) }
         return try await next(request, context)
     }
 
-    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    private func principal(for token: String) async throws -> Principal {
+        if let platformTokenHash, constantTimeEqual(AppConfiguration.hashToken(token), platformTokenHash) {
+            return .platformOperator
+        }
+        let claims: TokenClaims
+        do throws(TokenRejection) {
+            claims = try await tokens.verify(token, use: tokens.peekUse(token) == .portal ? .portal : .access)
+        } catch {
+            throw error.problem
+        }
+        switch claims.use {
+        case .portal:
+            guard let linkId = PortalLinkID(claims.sub), let portal = claims.portal, let orgUnit = claims.homeOrg else {
+                throw Problem(.unauthenticated, "the portal token is incomplete")
+            }
+            return .portalLink(LinkPrincipal(tenantId: claims.tid, linkId: linkId, orgUnitId: orgUnit, portalScope: portal))
+        case .access, .stepUp:
+            guard let userId = UserID(claims.sub), let sessionId = claims.sid, let homeOrg = claims.homeOrg,
+                  let authzVersion = claims.azv, let authTime = claims.authTime
+            else { throw Problem(.unauthenticated, "the access token is incomplete") }
+            let grants = claims.roles ?? []
+            let session = SessionBinding.user(userId, sessionId, authzVersion: authzVersion)
+            return .user(
+                UserPrincipal(
+                    tenantId: claims.tid, userId: userId, sessionId: sessionId, homeOrgUnitId: homeOrg, grants: grants,
+                    authzVersion: authzVersion, authenticatedAt: Date(timeIntervalSince1970: TimeInterval(authTime)),
+                    methods: claims.amr ?? [],
+                    capabilities: try await access.capabilities(for: grants, tenantId: claims.tid, session: session)))
+        }
     }
 }

@@ -80,3 +80,46 @@ enum JSONBody {
         }
     }
 }
+
+extension Optional {
+    /// The wrapped value, or `error` thrown.
+    func orThrow(_ error: @autoclosure () -> some Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}
+
+/// Query-string parameters with the validation every list endpoint shares.
+extension Request {
+    /// `limit` (default 50, 1…`maximum`); anything else is a 422 naming the parameter.
+    func pageLimit(maximum: Int = 200) throws -> Int {
+        guard let text = uri.queryParameters.get("limit") else { return 50 }
+        guard let value = Int(text), (1...maximum).contains(value) else {
+            throw Problem(
+                .validationFailed, "limit must be an integer from 1 to \(maximum)", errors: [.init(pointer: "limit", detail: "out of range")])
+        }
+        return value
+    }
+
+    /// An optional query parameter parsed by `parse`; a value that does not parse is a 422.
+    func query<Value>(_ name: String, _ parse: (String) -> Value?) throws -> Value? {
+        guard let text = uri.queryParameters.get(name) else { return nil }
+        guard let value = parse(text) else {
+            throw Problem(.validationFailed, "the query parameter `\(name)` is not valid", errors: [.init(pointer: name, detail: "invalid value")])
+        }
+        return value
+    }
+
+    /// A path parameter parsed as an id; a malformed id is a 404 like any unknown one.
+    func pathId<ID: PrefixedIdentifier>(_ name: String, _ context: AppRequestContext, as type: ID.Type) throws -> ID {
+        guard let text = context.parameters.get(name), let id = ID(text) else {
+            throw Problem(.notFound, "no such \(name.replacingOccurrences(of: "Id", with: "")) (ids look like \(ID.prefix)_01HN…)")
+        }
+        return id
+    }
+}
+
+/// A response that is a plain list: `{"items": [...]}`, so fields can be added later without breaking clients.
+struct ItemList<Item: Encodable>: Encodable {
+    var items: [Item]
+}

@@ -40,9 +40,12 @@ struct ProblemMiddleware: RouterMiddleware {
             document["errors"] = .array(problem.errors.map { ["pointer": .string($0.pointer), "detail": .string($0.detail)] })
         }
         let body = (try? CanonicalJSON.bytes(.object(document))) ?? []
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter = problem.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
+        if problem.kind.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
         return Response(
             status: .init(code: problem.kind.status),
-            headers: [.contentType: "application/problem+json"],
+            headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -77,6 +80,10 @@ struct ProblemMiddleware: RouterMiddleware {
             Problem(.conflict, "the request conflicted with a concurrent change; retry it")
         case .idempotencyClaimLost:
             Problem(.idempotencyRequestInFlight, "another request took over this Idempotency-Key; retry later")
+        case .sessionEnded:
+            Problem(.unauthenticated, "the session has ended (signed out, revoked, expired or suspended); sign in again")
+        case .accessOutOfDate:
+            Problem(.accessTokenRefreshRequired, "your access changed since this token was issued; refresh the token and retry")
         case .unavailable:
             Problem(.serviceUnavailable, "the database is not reachable right now")
         case .unexpected:

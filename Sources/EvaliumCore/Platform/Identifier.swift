@@ -137,3 +137,41 @@ public struct RequestID: PrefixedIdentifier {
     public let rawValue: String
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
+
+public struct UserID: PrefixedIdentifier {
+    public static let prefix = "usr"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct GroupID: PrefixedIdentifier {
+    public static let prefix = "grp"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct RoleID: PrefixedIdentifier {
+    public static let prefix = "rol"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct RoleGrantID: PrefixedIdentifier {
+    public static let prefix = "rgr"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// One signed-in session: the family of refresh tokens that descend from one magic-link sign-in.
+public struct SessionID: PrefixedIdentifier {
+    public static let prefix = "ses"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// A client-portal link principal (seed 001 §12).
+public struct PortalLinkID: PrefixedIdentifier {
+    public static let prefix = "lnk"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

@@ -9,11 +9,14 @@ public struct Problem: Error, Sendable, Equatable {
     public var detail: String
     /// Field-level problems, for validation failures that report every problem at once.
     public var errors: [FieldError]
+    /// For `rate-limited`: when the client may try again (sent as `Retry-After`).
+    public var retryAfterSeconds: Int?
 
-    public init(_ kind: Kind, _ detail: String, errors: [FieldError] = []) {
+    public init(_ kind: Kind, _ detail: String, errors: [FieldError] = [], retryAfterSeconds: Int? = nil) {
         self.kind = kind
         self.detail = detail
         self.errors = errors
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public struct FieldError: Error, Sendable, Equatable, Codable {
@@ -30,7 +33,10 @@ public struct Problem: Error, Sendable, Equatable {
         case malformedRequest = "malformed-request"
         case validationFailed = "validation-failed"
         case unauthenticated
+        case accessTokenRefreshRequired = "access-token-refresh-required"
         case forbidden
+        case capabilityMissing = "capability-missing"
+        case stepUpRequired = "step-up-required"
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case conflict
@@ -39,20 +45,22 @@ public struct Problem: Error, Sendable, Equatable {
         case idempotencyKeyReused = "idempotency-key-reused"
         case idempotencyRequestInFlight = "idempotency-request-in-flight"
         case invalidIdempotencyKey = "invalid-idempotency-key"
+        case rateLimited = "rate-limited"
         case serviceUnavailable = "service-unavailable"
         case internalError = "internal-error"
 
         public var status: Int {
             switch self {
             case .malformedRequest, .invalidIdempotencyKey: 400
-            case .unauthenticated: 401
-            case .forbidden: 403
+            case .unauthenticated, .accessTokenRefreshRequired: 401
+            case .forbidden, .capabilityMissing, .stepUpRequired: 403
             case .notFound: 404
             case .methodNotAllowed: 405
             case .conflict, .idempotencyRequestInFlight: 409
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415
             case .validationFailed, .idempotencyKeyReused: 422
+            case .rateLimited: 429
             case .serviceUnavailable: 503
             case .internalError: 500
             }
@@ -63,7 +71,10 @@ public struct Problem: Error, Sendable, Equatable {
             case .malformedRequest: "Malformed request"
             case .validationFailed: "Validation failed"
             case .unauthenticated: "Authentication required"
+            case .accessTokenRefreshRequired: "Access token expired or out of date; refresh it"
             case .forbidden: "Forbidden"
+            case .capabilityMissing: "A capability this action needs is missing"
+            case .stepUpRequired: "Step-up verification required"
             case .notFound: "Not found"
             case .methodNotAllowed: "Method not allowed"
             case .conflict: "Conflict"
@@ -72,6 +83,7 @@ public struct Problem: Error, Sendable, Equatable {
             case .idempotencyKeyReused: "Idempotency key reused with a different request"
             case .idempotencyRequestInFlight: "A request with this idempotency key is still being processed"
             case .invalidIdempotencyKey: "Invalid idempotency key"
+            case .rateLimited: "Too many requests"
             case .serviceUnavailable: "Service unavailable"
             case .internalError: "Internal error"
             }

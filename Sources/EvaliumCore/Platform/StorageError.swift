@@ -15,6 +15,11 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case serializationFailure
     /// An idempotency key's lease ran out and another request took it over before this one committed.
     case idempotencyClaimLost
+    /// The session the unit of work was bound to has ended: signed out, revoked, expired, or its person
+    /// or link suspended.
+    case sessionEnded
+    /// The session is live but the person's roles changed after its access token was issued.
+    case accessOutOfDate
     /// The database could not be reached, was shutting down, or ran out of resources (SQLSTATE 08, 53, 57).
     case unavailable(detail: String)
     /// Anything else: a bug in a query or the schema; reported as a 500 and logged, never blamed on input.
@@ -29,6 +34,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .guardRejected(let detail): "rejected by guard: \(detail)"
         case .serializationFailure: "serialization failure after retries"
         case .idempotencyClaimLost: "idempotency key claim lost"
+        case .sessionEnded: "the session has ended"
+        case .accessOutOfDate: "the access token predates a change to the person's access"
         case .unavailable(let detail): "database unavailable: \(detail)"
         case .unexpected(let detail): "unexpected database error: \(detail)"
         }

@@ -65,3 +65,11 @@ public enum WireJSON {
         return decoder
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval` for date arithmetic.
+    public var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

@@ -102,15 +102,8 @@ extension Transaction {
     /// Used only where a request writes records of two tenants (a platform call creating a tenant).
     private func withTenantScope(_ tenantId: TenantID, _ body: () async throws -> Void) async throws {
         guard tenantId != scope.tenantId else { return try await body() }
-        try await applyScope(Scope(tenantId: tenantId, orgUnitId: scope.orgUnitId, orgScopeAll: scope.orgScopeAll))
+        try await applyScope(Scope(tenantId: tenantId, orgUnitIds: scope.orgUnitIds, orgScopeAll: scope.orgScopeAll))
         try await body()
         try await applyScope(scope)
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

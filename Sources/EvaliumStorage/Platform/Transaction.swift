@@ -23,16 +23,33 @@ public struct Transaction: Sendable {
         return tenantId
     }
 
+    /// Sets the row-level security scope and, in the same round trip, asks the database whether the
+    /// session behind the work is still live.
     func applyScope(_ scope: Scope) async throws {
         let tenant = scope.tenantId?.rawValue ?? ""
-        let orgUnit = scope.orgUnitId?.rawValue ?? ""
+        let orgUnits = scope.orgUnitIds.map(\.rawValue).joined(separator: ",")
         let orgScopeAll = scope.orgScopeAll ? "true" : "false"
-        try await run(
+        let (kind, principal, session, authzVersion): (String?, String?, String?, Int?) =
+            switch scope.session {
+            case nil: (nil, nil, nil, nil)
+            case .user(let user, let session, let version): ("user", user.rawValue, session.rawValue, version)
+            case .portalLink(let link): ("link", link.rawValue, nil, nil)
+            }
+        let rows = try await run(
             """
             SELECT set_config('app.tenant_id', \(tenant), true),
-                   set_config('app.org_unit_id', \(orgUnit), true),
-                   set_config('app.org_scope_all', \(orgScopeAll), true)
+                   set_config('app.org_unit_ids', \(orgUnits), true),
+                   set_config('app.org_scope_all', \(orgScopeAll), true),
+                   CASE WHEN \(kind)::text IS NULL THEN NULL
+                        ELSE auth_principal_state(\(tenant), \(kind)::text, \(principal)::text, \(session)::text, \(authzVersion)::integer) END
             """)
+        for try await (_, _, _, state) in rows.decode((String, String, String, String?).self) {
+            switch state {
+            case nil, "live": return
+            case "stale": throw StorageError.accessOutOfDate
+            default: throw StorageError.sessionEnded
+            }
+        }
     }
 
     func checkApplicationRole() async throws {

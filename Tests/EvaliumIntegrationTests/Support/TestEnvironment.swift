@@ -34,26 +34,32 @@ enum TestEnvironment {
         var configuration = AppConfiguration()
         configuration.platformTokenHash = AppConfiguration.hashToken(platformToken)
         configuration.maxRequestBodyBytes = 64 * 1024
+        // Every test comes from 127.0.0.1: the per-address limit is tested on its own.
+        configuration.auth.magicLinksPerClientAddress = RateLimit(limit: 100_000, window: .seconds(60))
         return configuration
     }
 
     /// Runs `body` with an application-role pool that is running.
     @discardableResult
     static func withDatabase<Result: Sendable>(_ body: (Database) async throws -> Result) async throws -> Result {
-        let database = Database(endpoint: application, maximumConnections: 10, logger: logger)
+        let database = Database(endpoint: application, maximumConnections: 3, logger: logger)
         return try await database.whileRunning { try await body(database) }
     }
 
     /// Runs `body` against the real server over loopback HTTP (AsyncHTTPClient, many connections).
+    /// Mail goes to a fresh folder (`TestMailbox`) that the body can read.
     static func withServer<Result: Sendable>(
         configure: (inout AppConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
     ) async throws -> Result {
         var configuration = configuration()
         configure(&configuration)
-        let database = Database(endpoint: application, maximumConnections: 10, logger: logger)
+        let database = Database(endpoint: application, maximumConnections: 3, logger: logger)
+        let mailbox = TestMailbox()
         let server = EvaliumServer(
-            configuration: configuration, database: database, migrations: try Migration.bundled(), logger: logger)
+            configuration: configuration, database: database, migrations: try Migration.bundled(),
+            mailer: FolderMailer(folder: mailbox.folder, from: "tests@evalium.local", logger: logger), logger: logger)
+        defer { mailbox.remove() }
         return try await server.buildApplication().test(.ahc(.http)) { client in try await body(client, server) }
     }
 
