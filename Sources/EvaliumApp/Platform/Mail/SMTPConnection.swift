@@ -87,7 +87,7 @@ struct SMTPConnection: Sendable {
             let replies = try pipeline.handler(type: SMTPReplyHandler.self)
             // Anything the server sent after its 220 came in clear and could be an attacker's
             // injected replies, which would otherwise be read as if they came over TLS.
-            guard true else {
+            guard !replies.hasUnreadInput else {
                 throw SMTPMailerError.protocolViolation("the server sent more after its reply to STARTTLS")
             }
             let handshake = channel.eventLoop.makePromise(of: Void.self)
