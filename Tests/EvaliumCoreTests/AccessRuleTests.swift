@@ -67,9 +67,9 @@ struct AccessRuleTests {
         let scope = map.scope(for: .submissionsApprove, tenantId: tenant, session: nil)
         #expect(scope?.orgUnitIds == [north] && scope?.orgScopeAll == false)
         #expect(map.scope(for: .ledgerRead, tenantId: tenant, session: nil)?.orgScopeAll == true)
-        #expect(map.includes([.submissionsApprove], in: north))
-        #expect(!map.includes([.submissionsApprove], in: south))
-        #expect(!map.includes([.submissionsApprove], in: nil))
+        #expect(map.missing([.submissionsApprove], in: north).isEmpty)
+        #expect(map.missing([.submissionsApprove, .reportingRead], in: south) == [.submissionsApprove])
+        #expect(map.missing([.submissionsApprove], in: nil) == [.submissionsApprove])
     }
 
     @Test("built-in roles have fixed, valid, distinct ids and admin holds every capability")

@@ -80,7 +80,7 @@ public struct TenantService: Sendable {
             let parent: OrgUnitID
             if let parentId {
                 parent = parentId
-            } else if let root = try await transaction.listOrgUnits().first(where: \.isRoot) {
+            } else if let root = try await transaction.fetchRootOrgUnit() {
                 parent = root.id
             } else {
                 throw Problem(.notFound, "tenant \(tenantId) has no root org unit")

@@ -42,7 +42,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw Problem(.unauthenticated, "the portal token is incomplete")
             }
             return .portalLink(LinkPrincipal(tenantId: claims.tid, linkId: linkId, orgUnitId: orgUnit, portalScope: portal))
-        case .access, .stepUp:
+        case .stepUp:
+            throw Problem(.unauthenticated, "a step-up proof is not an access token; send it in Evalium-Step-Up")
+        case .access:
             guard let userId = UserID(claims.sub), let sessionId = claims.sid, let homeOrg = claims.homeOrg,
                   let authzVersion = claims.azv, let authTime = claims.authTime
             else { throw Problem(.unauthenticated, "the access token is incomplete") }

@@ -65,15 +65,9 @@ public struct CapabilityMap: Sendable, Equatable {
         }
     }
 
-    /// Whether the holder of this map could do everything `other` allows, everywhere `other` allows it:
-    /// the rule that stops anyone granting more than they hold.
-    public func includes(_ capabilities: Set<Capability>, in orgUnitId: OrgUnitID?) -> Bool {
-        capabilities.allSatisfy { capability in
-            switch reach(of: capability) {
-            case .tenantWide: true
-            case .nowhere: false
-            case .orgUnits(let units): orgUnitId.map(units.contains) ?? false
-            }
-        }
+    /// Those of `capabilities` this map does not hold at `orgUnitId` (nil: tenant-wide): the rule that
+    /// stops anyone granting more than they hold.
+    public func missing(_ capabilities: [Capability], in orgUnitId: OrgUnitID?) -> [Capability] {
+        capabilities.filter { !reach(of: $0).covers(orgUnitId) }
     }
 }

@@ -29,12 +29,26 @@ extension Transaction {
         return nil
     }
 
+    /// The org unit with this id if the scope can see it.
+    public func fetchOrgUnit(_ id: OrgUnitID) async throws -> OrgUnit? {
+        try await orgUnits("SELECT \(unescaped: Self.orgUnitColumns) FROM org_units WHERE id = \(id.rawValue)").first
+    }
+
+    /// The tenant's root org unit, if the scope can see it.
+    public func fetchRootOrgUnit() async throws -> OrgUnit? {
+        try await orgUnits("SELECT \(unescaped: Self.orgUnitColumns) FROM org_units WHERE is_root").first
+    }
+
     /// The org units the scope can see, oldest first. No tenant filter: row-level security applies it.
     public func listOrgUnits() async throws -> [OrgUnit] {
-        let rows = try await run(
-            "SELECT id, tenant_id, parent_id, name, is_root, created_at FROM org_units ORDER BY created_at, id")
+        try await orgUnits("SELECT \(unescaped: Self.orgUnitColumns) FROM org_units ORDER BY created_at, id")
+    }
+
+    static let orgUnitColumns = "id, tenant_id, parent_id, name, is_root, created_at"
+
+    private func orgUnits(_ query: PostgresQuery) async throws -> [OrgUnit] {
         var units: [OrgUnit] = []
-        for try await (id, tenantId, parentId, name, isRoot, createdAt) in rows.decode(
+        for try await (id, tenantId, parentId, name, isRoot, createdAt) in try await run(query).decode(
             (String, String, String?, String, Bool, Date).self)
         {
             units.append(

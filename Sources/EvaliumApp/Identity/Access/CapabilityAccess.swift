@@ -18,7 +18,7 @@ struct CapabilityAccess: Sendable {
             guard reach.covers(requested) else {
                 throw Problem(.capabilityMissing, "your `\(capability.rawValue)` does not reach org unit \(requested)")
             }
-            guard try await transaction.listOrgUnits().contains(where: { $0.id == requested }) else {
+            guard try await transaction.fetchOrgUnit(requested) != nil else {
                 throw Problem(.validationFailed, "no such org unit", errors: [.init(pointer: pointer, detail: "no org unit \(requested)")])
             }
             return requested
@@ -27,7 +27,7 @@ struct CapabilityAccess: Sendable {
         case .orgUnits(let units) where units.count == 1:
             return units.first!
         case .tenantWide:
-            guard let root = try await transaction.listOrgUnits().first(where: \.isRoot) else {
+            guard let root = try await transaction.fetchRootOrgUnit() else {
                 throw Problem(.notFound, "the tenant has no root org unit")
             }
             return root.id

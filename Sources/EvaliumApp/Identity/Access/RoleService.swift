@@ -126,7 +126,7 @@ struct RoleService: Sendable {
         guard access.reach.covers(orgUnitId) else {
             throw Problem(.capabilityMissing, "your `\(access.capability.rawValue)` does not reach \(orgUnitId.map { "org unit \($0)" } ?? "the whole tenant")")
         }
-        let missing = role.capabilities.filter { !access.user.capabilities.reach(of: $0).covers(orgUnitId) }
+        let missing = access.user.capabilities.missing(role.capabilities, in: orgUnitId)
         guard missing.isEmpty else {
             throw Problem(
                 .capabilityMissing,
