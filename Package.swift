@@ -57,6 +57,9 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            // The API contract, served at GET /openapi.yaml; `openapi/evalium.yaml` links here (SwiftPM
+            // copies a symlinked resource as a dangling link, so the real file lives in the target).
+            resources: [.copy("Resources/evalium.yaml")],
             swiftSettings: strictness
         ),
         .executableTarget(

@@ -7,7 +7,10 @@
 3. Every SECURITY DEFINER function puts pg_temp last on its search_path, so a caller's temporary
    objects can never shadow the tables it reads as the owner.
 4. Every table a migration creates with a tenant_id has ENABLE and FORCE row-level security and a
-   tenant isolation policy, and an org-scope policy unless it is listed below with the reason.
+   tenant isolation policy, and an org-scope policy unless it is listed below with the reason: one
+   restrictive `org_scope` policy for all commands, or one restrictive policy per command the table
+   allows (`org_scope_read` FOR SELECT, `org_scope_insert`, `org_scope_update`, and `org_scope_delete`
+   where DELETE is granted), for tables whose reading and writing rules differ.
 """
 import pathlib
 import re
@@ -37,6 +40,12 @@ for header in re.findall(r"CREATE FUNCTION \w+\(.*?AS \$", schema, re.S):
     if "SECURITY DEFINER" in header and not re.search(r"SET search_path = [^\n]*pg_temp\s*\n", header):
         name = re.match(r"CREATE FUNCTION (\w+)", header).group(1)
         problems.append(f"function {name}: SECURITY DEFINER without pg_temp last on its search_path")
+deletable = {
+    table.strip()
+    for privileges, tables in re.findall(r"GRANT ([A-Z, ]+) ON ([\w, ]+) TO evalium_app", schema)
+    if "DELETE" in privileges
+    for table in tables.split(",")
+}
 for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", schema, re.S):
     if "tenant_id" not in body and table != "tenants":
         continue
@@ -45,8 +54,20 @@ for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", schema, re.S):
             problems.append(f"table {table}: missing `{required}`")
     if not re.search(rf"CREATE POLICY tenant_isolation ON {table} .*?USING .*?WITH CHECK", schema, re.S):
         problems.append(f"table {table}: missing a tenant_isolation policy with USING and WITH CHECK")
-    if table not in NO_ORG_SCOPE and not re.search(rf"CREATE POLICY org_scope ON {table} AS RESTRICTIVE .*?USING .*?WITH CHECK", schema, re.S):
-        problems.append(f"table {table}: missing a restrictive org_scope policy with USING and WITH CHECK")
+    if table in NO_ORG_SCOPE or re.search(rf"CREATE POLICY org_scope ON {table} AS RESTRICTIVE .*?USING .*?WITH CHECK", schema, re.S):
+        continue
+    per_command = {
+        "read": rf"CREATE POLICY org_scope_read ON {table} AS RESTRICTIVE FOR SELECT TO \w+\s+USING",
+        "insert": rf"CREATE POLICY org_scope_insert ON {table} AS RESTRICTIVE FOR INSERT TO \w+\s+WITH CHECK",
+        "update": rf"CREATE POLICY org_scope_update ON {table} AS RESTRICTIVE FOR UPDATE TO \w+\s+USING .*?WITH CHECK",
+    }
+    if table in deletable:
+        per_command["delete"] = rf"CREATE POLICY org_scope_delete ON {table} AS RESTRICTIVE FOR DELETE TO \w+\s+USING"
+    missing = [command for command, pattern in per_command.items() if not re.search(pattern, schema, re.S)]
+    if missing:
+        problems.append(
+            f"table {table}: missing a restrictive org_scope policy with USING and WITH CHECK "
+            f"(or per-command policies; missing: {', '.join(missing)})")
 
 if problems:
     print("guardrails failed:")

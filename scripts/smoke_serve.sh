@@ -41,6 +41,13 @@ check "the administrator's token lists the tenant's people" \
     curl -sf -H "Authorization: Bearer $access" "http://127.0.0.1:$port/v1/users"
 check "the platform operator's token reads the demo tenant's ledger" \
     curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/tenants/$tenant/ledger/events"
+# The README's authoring walk-through: a question, a quiz pinning it, publish, preview in French.
+api() { curl -sf -H "Authorization: Bearer $access" -H 'Content-Type: application/json' "$@"; }
+json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+question=$(api -X POST "http://127.0.0.1:$port/v1/questions" -d '{"kind":"true_false","content":{"prompt":{"defaultLocale":"en","locales":{"en":"Extinguishers are checked monthly","fr-CA":"Les extincteurs sont vérifiés chaque mois"}},"answerKey":{"correctValue":true}}}' 2>/dev/null | json_field '["question"]["id"]' 2>/dev/null || true)
+quiz=$(api -X POST "http://127.0.0.1:$port/v1/evaluations" -d "{\"kind\":\"knowledge\",\"definition\":{\"title\":\"Fire safety basics\",\"grading\":{\"passThreshold\":0.8},\"sections\":[{\"items\":[{\"questionId\":\"$question\"}]}]}}" 2>/dev/null | json_field '["evaluation"]["id"]' 2>/dev/null || true)
+check "an author publishes a quiz built from a new question" api -X POST "http://127.0.0.1:$port/v1/evaluations/$quiz/versions/1/publish"
+check "its preview reads in French" sh -c "curl -sf -H 'Authorization: Bearer $access' 'http://127.0.0.1:$port/v1/evaluations/$quiz/preview?lang=fr-CA' | grep -q 'Les extincteurs'"
 curl -sf -X POST "http://127.0.0.1:$port/v1/auth/magic-links" -H 'Content-Type: application/json' \
     -d "{\"tenantId\":\"$tenant\",\"email\":\"admin@demo.evalium.test\"}" >/dev/null 2>&1 || true
 for _ in $(seq 1 25); do grep -qs "Sign-in token" "$data"/mail/*.eml && break; sleep 0.2; done

@@ -36,6 +36,7 @@ public struct EvaliumServer: Sendable {
         router.add(middleware: IdempotencyMiddleware(database: database, configuration: configuration))
         let auth = configuration.auth
         HealthRoutes(database: database, migrations: migrations, metrics: metrics).register(on: router)
+        OpenAPIRoutes().register(on: router)
         TenantRoutes(database: database, configuration: configuration, outbox: outbox).register(on: router)
         LedgerRoutes(ledger: LedgerService(database: database)).register(on: router)
         AuthRoutes(
@@ -46,6 +47,10 @@ public struct EvaliumServer: Sendable {
         PeopleRoutes(
             database: database, people: PeopleService(database: database), roles: RoleService(database: database),
             configuration: configuration
+        ).register(on: router)
+        AuthoringRoutes(
+            database: database, taxonomies: TaxonomyService(database: database), questions: QuestionService(database: database),
+            evaluations: EvaluationService(database: database), configuration: configuration
         ).register(on: router)
         PortalRoutes(
             links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox), database: database,

@@ -56,6 +56,7 @@ struct RowLevelSecurityTests {
     static let scopedTables = [
         "tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys", "users", "groups",
         "group_members", "roles", "role_grants", "magic_links", "auth_sessions", "refresh_tokens", "totp_authenticators", "portal_links",
+        "taxonomies", "tags", "questions", "question_versions", "evaluations", "evaluation_versions", "evaluation_version_items",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -64,6 +65,7 @@ struct RowLevelSecurityTests {
             let mine = try await TestEnvironment.makeTenant(database)
             let theirs = try await TestEnvironment.makeTenant(database)
             try await Self.giveIdentityRows(to: theirs, database)
+            try await Self.giveAuthoringRows(to: theirs, database)
             // Give the other tenant a row in every table, idempotency keys included.
             _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
                 try await transaction.claimIdempotencyKey(
@@ -186,6 +188,43 @@ struct RowLevelSecurityTests {
                     scope: PortalScope(kind: .submission, id: "s"), recipientEmail: nil, label: nil, createdAt: now, createdBy: "test",
                     expiresAt: now + 60, revokedAt: nil, lastUsedAt: nil, useCount: 0),
                 tokenHash: SecretToken.generate().hash)
+        }
+    }
+
+    /// One row of every authoring table for `tenant`, shared with every org unit, written through the storage layer.
+    static func giveAuthoringRows(to tenant: TenantService.CreatedTenant, _ database: Database) async throws {
+        let now = ServerClock.now()
+        let author = UserID.generate()
+        try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            let taxonomy = Taxonomy(
+                id: .generate(), tenantId: tenant.tenant.id, key: "topic", name: LocalizedText("Topic"), description: nil, status: .active,
+                tags: [], createdAt: now, updatedAt: now)
+            try await transaction.insertTaxonomy(taxonomy)
+            try await transaction.insertTag(
+                Tag(id: .generate(), taxonomyId: taxonomy.id, key: "fire", label: LocalizedText("Fire"), status: .active, createdAt: now, updatedAt: now),
+                tenantId: tenant.tenant.id)
+            let question = Question(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: tenant.rootOrgUnit.id, kind: .trueFalse, shared: true, status: .active,
+                latestVersion: 1, publishedVersion: nil, createdBy: author, createdAt: now, updatedAt: now)
+            try await transaction.insertQuestion(question)
+            let history = VersionHistory(createdBy: author, createdAt: now, updatedAt: now)
+            try await transaction.insertQuestionVersion(
+                QuestionVersion(
+                    questionId: question.id, version: 1, kind: .trueFalse, status: .draft, content: QuestionContent(), tags: [],
+                    contentHash: String(repeating: "0", count: 64), history: history),
+                of: question)
+            let evaluation = Evaluation(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: tenant.rootOrgUnit.id, kind: .knowledge, shared: true, status: .active,
+                activeVersion: nil, latestVersion: 1, title: nil, createdBy: author, createdAt: now, updatedAt: now)
+            try await transaction.insertEvaluation(evaluation)
+            let definition = EvaluationDefinition(sections: [EvaluationSection(id: .generate(), items: [
+                EvaluationItem(id: .generate(), questionId: question.id, version: 1),
+            ])])
+            try await transaction.insertEvaluationVersion(
+                EvaluationVersion(
+                    evaluationId: evaluation.id, version: 1, kind: .knowledge, status: .draft, definition: definition,
+                    contentHash: String(repeating: "0", count: 64), history: history),
+                of: evaluation)
         }
     }
 

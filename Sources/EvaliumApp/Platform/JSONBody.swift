@@ -8,9 +8,44 @@ import NIOCore
 enum JSONBody {
     /// Collects at most `limit` bytes (413 beyond), requires a JSON content type (415 otherwise) and
     /// decodes `T`: broken JSON is 400, JSON of the wrong shape or types is 422 with a JSON pointer.
+    /// Plain text sent for localized fields is stored under the request's `Content-Language`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try await decoded(type, from: request, limit: limit).value
+    }
+
+    /// `decode`, and also refuses (422, naming each) fields the server would otherwise ignore: for
+    /// content where a misspelt rule must not silently vanish.
+    static func decodeStrictly<T: Codable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try await decodeStrictly(type, from: request, limit: limit, whenEmpty: nil)
+    }
+
+    /// `decodeStrictly`, where an empty body (with or without a content type) means `whenEmpty`.
+    static func decodeStrictly<T: Codable>(_ type: T.Type, from request: Request, limit: Int, whenEmpty: T?) async throws -> T {
+        var request = request
+        let buffer = try await collect(&request, limit: limit)
+        if buffer.readableBytes == 0, let whenEmpty { return whenEmpty }
+        request.body = RequestBody(buffer: buffer)
+        let (value, data) = try await decoded(type, from: request, limit: limit)
+        let sent = try WireJSON.makeDecoder().decode(JSONValue.self, from: data)
+        let unknown = sent.unknownFieldPointers(comparedWith: try JSONValue(encoding: value))
+        guard unknown.isEmpty else {
+            throw Problem(
+                .validationFailed, "the request body has fields this endpoint does not know",
+                errors: unknown.map { .init(pointer: $0, detail: "is not a known field") })
+        }
+        return value
+    }
+
+    private static func decoded<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> (value: T, data: Data) {
         if let contentType = request.headers[.contentType], !isJSON(contentType) {
             throw Problem(.unsupportedMediaType, "send the body as application/json (got \(contentType))")
+        }
+        let decoder = WireJSON.makeDecoder()
+        if let language = request.headers[.contentLanguage] {
+            guard let locale = LocaleTag(language.trimmingCharacters(in: .whitespaces)) else {
+                throw Problem(.malformedRequest, "Content-Language must be one BCP-47 language tag, such as en or fr-CA (got \(language))")
+            }
+            decoder.userInfo[.plainTextLocale] = locale
         }
         var request = request
         let buffer = try await collect(&request, limit: limit)
@@ -19,7 +54,7 @@ enum JSONBody {
             throw Problem(.malformedRequest, "the request body is not valid JSON")
         }
         do {
-            return try WireJSON.makeDecoder().decode(T.self, from: data)
+            return (try decoder.decode(T.self, from: data), data)
         } catch let error as DecodingError {
             throw problem(from: error)
         } catch let problem as Problem {
@@ -43,6 +78,34 @@ enum JSONBody {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A read of authored content (seed 001 §19.7): without `?lang=` every localized field is its
+    /// envelope; with it, each is projected to one string and the body reports, as `locale`, the locale
+    /// resolved and every field that fell back to another (also sent as `Content-Language`).
+    static func response<T: Encodable>(_ value: T, localizedFor request: Request) throws -> Response {
+        guard let requested = try request.query("lang", { LocaleTag($0) }) else { return try response(value) }
+        let projection = LocaleProjection(requested: requested)
+        let encoder = WireJSON.makeEncoder()
+        encoder.userInfo[.localeProjection] = projection
+        let data = try encoder.encode(Projected(value: value, projection: projection))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let resolved = projection.report.resolved { headers[.contentLanguage] = resolved.rawValue }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `value`'s members plus `locale`; the report is encoded last, once every field has been projected.
+    private struct Projected<Value: Encodable>: Encodable {
+        let value: Value
+        let projection: LocaleProjection
+
+        enum CodingKeys: String, CodingKey { case locale }
+
+        func encode(to encoder: any Encoder) throws {
+            try value.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(projection.report, forKey: .locale)
+        }
     }
 
     private static func isJSON(_ contentType: String) -> Bool {
@@ -76,6 +139,7 @@ enum JSONBody {
         case is Bool.Type: "a boolean"
         case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
         case is Double.Type, is Float.Type: "a number"
+        case is LocalizedText.Type: "text, or {defaultLocale, locales}"
         default: "a \(type)"
         }
     }

@@ -175,3 +175,44 @@ public struct PortalLinkID: PrefixedIdentifier {
     public let rawValue: String
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
+
+/// A tenant-defined tag vocabulary (topic, skill, difficulty, or the tenant's own).
+public struct TaxonomyID: PrefixedIdentifier {
+    public static let prefix = "tax"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct TagID: PrefixedIdentifier {
+    public static let prefix = "tag"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// The stable identity of a question; its content lives in numbered, immutable-once-published versions.
+public struct QuestionID: PrefixedIdentifier {
+    public static let prefix = "qst"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// The stable identity of an evaluation (knowledge check, observation template or evidence task).
+public struct EvaluationID: PrefixedIdentifier {
+    public static let prefix = "evl"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// A section of an evaluation version; kept across versions so answers can be compared over time.
+public struct SectionID: PrefixedIdentifier {
+    public static let prefix = "sec"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// An item of an evaluation version (one pinned question version in one place); kept across versions.
+public struct ItemID: PrefixedIdentifier {
+    public static let prefix = "itm"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

@@ -137,6 +137,11 @@ extension TestClientProtocol {
 }
 
 extension JSONValue {
+    subscript(index: Int) -> JSONValue? {
+        guard case .array(let items) = self, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+
     var arrayValue: [JSONValue] {
         guard case .array(let items) = self else { return [] }
         return items

@@ -11,6 +11,21 @@ struct CapabilityAccess: Sendable {
     var actor: LedgerActor { user.ledgerActor }
     var reach: CapabilityReach { user.capabilities.reach(of: capability) }
 
+    /// Refuses, as a missing capability, a change to something owned by an org unit beyond reach (it may
+    /// still be readable: shared authoring content is).
+    func requireReach(_ orgUnit: OrgUnitID, toChange what: String) throws {
+        guard reach.covers(orgUnit) else {
+            throw Problem(.capabilityMissing, "your `\(capability.rawValue)` does not reach org unit \(orgUnit), which owns \(what)")
+        }
+    }
+
+    /// Refuses what only a tenant-wide holder of the capability may do.
+    func requireTenantWide(toChange what: String) throws {
+        guard case .tenantWide = reach else {
+            throw Problem(.capabilityMissing, "only a tenant-wide `\(capability.rawValue)` may change \(what)")
+        }
+    }
+
     /// The org unit something new belongs to: the one named (which must be within reach), else the only
     /// unit the capability reaches, else the tenant's root unit for a tenant-wide holder.
     func orgUnit(_ requested: OrgUnitID?, pointer: String, in transaction: Transaction) async throws -> OrgUnitID {
