@@ -58,6 +58,7 @@ struct PortalLinkTests {
 
             #expect(try await client.send(.post, "/v1/portal-links/\(linkId)/revoke", as: tenant.admin).status == .ok)
             #expect(try await client.send(.get, "/v1/portal/timeline/engagement/eng_1", headers: bearer, authenticated: false).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/portal/context", headers: bearer, authenticated: false).status == .unauthorized)
             #expect(try await open(client, tenant.tenantId, token).status == .unauthorized)
             #expect(try await client.send(.post, "/v1/portal-links/\(linkId)/revoke", as: tenant.admin).status == .conflict)
         }

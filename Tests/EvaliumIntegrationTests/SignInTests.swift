@@ -183,6 +183,7 @@ struct SignInTests {
             let logout = try await client.send(.post, "/v1/auth/logout", as: tenant.admin)
             #expect(logout.status == .ok)
             #expect(try await client.send(.get, "/v1/me", as: tenant.admin).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/capabilities", as: tenant.admin).status == .unauthorized, "even a read of no table")
             #expect(try await refresh(client, tenant.tenantId, tenant.admin.refreshToken).status == .unauthorized)
         }
     }

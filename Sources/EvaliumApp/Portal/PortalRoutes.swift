@@ -32,7 +32,8 @@ struct PortalRoutes {
             return try JSONBody.response(try await links.openSession(tenantId: input.tenantId, token: token, email: input.email), status: .created)
         })
         router.on(.get, "/v1/portal/context", portalLink: { _, _, link in
-            try JSONBody.response(["linkId": link.linkId.rawValue, "scopeType": link.portalScope.kind.rawValue, "scopeId": link.portalScope.id])
+            try await database.confirmLive(link.scope)
+            return try JSONBody.response(["linkId": link.linkId.rawValue, "scopeType": link.portalScope.kind.rawValue, "scopeId": link.portalScope.id])
         })
         router.on(.get, "/v1/portal/timeline/:scopeType/:scopeId", portalLink: { _, context, link in
             guard let kind = context.parameters.get("scopeType").flatMap(PortalScope.Kind.init(rawValue:)),

@@ -50,6 +50,12 @@ public final class Database: Sendable {
         }
     }
 
+    /// Checks, without reading anything, that the principal behind `scope` may still act: for requests
+    /// that touch no table and so would otherwise skip the check every transaction makes.
+    public func confirmLive(_ scope: Scope) async throws {
+        try await transaction(scope) { _ in }
+    }
+
     private func runOnce<Result: Sendable>(
         _ scope: Scope, _ isolation: IsolationLevel, _ work: (Transaction) async throws -> Result
     ) async throws -> Result {

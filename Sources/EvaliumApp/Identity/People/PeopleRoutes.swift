@@ -34,8 +34,9 @@ struct PeopleRoutes {
 
     func register(on router: Router<AppRequestContext>) {
         router.on(.get, "/v1/me", signedIn: me)
-        router.on(.get, "/v1/capabilities", signedIn: { _, _, _ in
-            try JSONBody.response(ItemList(items: Capability.allCases.map { CatalogueEntry(name: $0, summary: $0.summary) }))
+        router.on(.get, "/v1/capabilities", signedIn: { _, _, user in
+            try await database.confirmLive(user.ownScope)
+            return try JSONBody.response(ItemList(items: Capability.allCases.map { CatalogueEntry(name: $0, summary: $0.summary) }))
         })
 
         router.on(.post, "/v1/users", requires: .usersManage) { request, context, access in
