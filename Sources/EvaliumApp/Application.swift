@@ -52,6 +52,11 @@ public struct EvaliumServer: Sendable {
             database: database, taxonomies: TaxonomyService(database: database), questions: QuestionService(database: database),
             evaluations: EvaluationService(database: database), configuration: configuration
         ).register(on: router)
+        SubjectRoutes(database: database, subjects: SubjectService(database: database), imports: SubjectImportService(database: database), configuration: configuration).register(on: router)
+        DeliveryRoutes(
+            database: database, assignments: AssignmentService(database: database), delivery: DeliveryService(database: database),
+            submissions: SubmissionService(database: database), tokens: tokens, configuration: configuration
+        ).register(on: router)
         PortalRoutes(
             links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox), database: database,
             configuration: configuration

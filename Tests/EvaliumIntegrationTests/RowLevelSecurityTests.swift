@@ -57,6 +57,8 @@ struct RowLevelSecurityTests {
         "tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys", "users", "groups",
         "group_members", "roles", "role_grants", "magic_links", "auth_sessions", "refresh_tokens", "totp_authenticators", "portal_links",
         "taxonomies", "tags", "questions", "question_versions", "evaluations", "evaluation_versions", "evaluation_version_items",
+        "subjects", "subject_users", "assets", "subject_imports", "assignments", "assignment_subjects", "delivery_sessions",
+        "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -65,7 +67,9 @@ struct RowLevelSecurityTests {
             let mine = try await TestEnvironment.makeTenant(database)
             let theirs = try await TestEnvironment.makeTenant(database)
             try await Self.giveIdentityRows(to: theirs, database)
-            try await Self.giveAuthoringRows(to: theirs, database)
+            let evaluation = try await Self.giveAuthoringRows(to: theirs, database)
+            let subject = try await Self.giveSubjectRows(to: theirs, database)
+            try await Self.giveDeliveryRows(to: theirs, evaluation: evaluation, subject: subject, database)
             // Give the other tenant a row in every table, idempotency keys included.
             _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
                 try await transaction.claimIdempotencyKey(
@@ -192,10 +196,12 @@ struct RowLevelSecurityTests {
     }
 
     /// One row of every authoring table for `tenant`, shared with every org unit, written through the storage layer.
-    static func giveAuthoringRows(to tenant: TenantService.CreatedTenant, _ database: Database) async throws {
+    /// Returns the evaluation (its version 1 is a draft).
+    @discardableResult
+    static func giveAuthoringRows(to tenant: TenantService.CreatedTenant, _ database: Database) async throws -> EvaluationID {
         let now = ServerClock.now()
         let author = UserID.generate()
-        try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+        return try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
             let taxonomy = Taxonomy(
                 id: .generate(), tenantId: tenant.tenant.id, key: "topic", name: LocalizedText("Topic"), description: nil, status: .active,
                 tags: [], createdAt: now, updatedAt: now)
@@ -225,6 +231,87 @@ struct RowLevelSecurityTests {
                     evaluationId: evaluation.id, version: 1, kind: .knowledge, status: .draft, definition: definition,
                     contentHash: String(repeating: "0", count: 64), history: history),
                 of: evaluation)
+            return evaluation.id
+        }
+    }
+
+    /// One row of every subject table for `tenant` (a person subject, an asset, a preview), written through the storage layer.
+    /// Returns the asset subject.
+    @discardableResult
+    static func giveSubjectRows(to tenant: TenantService.CreatedTenant, _ database: Database) async throws -> SubjectID {
+        let now = ServerClock.now()
+        let unit = tenant.rootOrgUnit.id
+        let asset = SubjectID.generate()
+        return try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            let user = User(
+                id: .generate(), tenantId: tenant.tenant.id, email: EmailAddress(stored: TestEnvironment.email()), displayName: "Subject",
+                status: .active, homeOrgUnitId: unit, createdAt: now, updatedAt: now)
+            try await transaction.insertUser(user)
+            try await transaction.insertSubjects([
+                Subject(
+                    id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, type: .user, displayName: "Person", externalRef: "P-1",
+                    status: .active, tags: [], userId: user.id, asset: nil, createdAt: now, updatedAt: now),
+                Subject(
+                    id: asset, tenantId: tenant.tenant.id, orgUnitId: unit, type: .asset, displayName: "Extinguisher", externalRef: "EXT-1",
+                    status: .active, tags: ["red"], userId: nil, asset: AssetDetails(assetType: "extinguisher", identifiers: ["serialNumber": "SN-1"]),
+                    createdAt: now, updatedAt: now),
+            ])
+            try await transaction.insertSubjectImport(
+                SubjectImport(
+                    id: .generate(), orgUnitId: unit, status: .previewed, createdBy: user.id, createdAt: now, expiresAt: now + 60, rows: []),
+                file: SubjectImportFile(columns: ["external_ref"], rows: []))
+            return asset
+        }
+    }
+
+    /// One row of every execution table for `tenant`: an assignment of `evaluation` about `subject`, a
+    /// session with telemetry and an answer, its submission and a grade, written through the storage layer.
+    static func giveDeliveryRows(
+        to tenant: TenantService.CreatedTenant, evaluation: EvaluationID, subject: SubjectID, _ database: Database
+    ) async throws {
+        let now = ServerClock.now()
+        let unit = tenant.rootOrgUnit.id
+        try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            let person = User(
+                id: .generate(), tenantId: tenant.tenant.id, email: EmailAddress(stored: TestEnvironment.email()), displayName: "Operator",
+                status: .active, homeOrgUnitId: unit, createdAt: now, updatedAt: now)
+            try await transaction.insertUser(person)
+            let version = try #require(try await transaction.fetchEvaluationVersion(evaluation, version: 1))
+            let content = AssignmentContent(evaluation: version, questions: [])
+            let policy = try EffectivePolicy.resolve(
+                evaluation: version.definition.normalized(kind: .knowledge, now: now), overrides: AssignmentOverrides(), availableFrom: nil,
+                availableUntil: nil
+            ).get()
+            let assignment = Assignment(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, evaluationId: evaluation, evaluationVersion: 1, kind: .knowledge,
+                target: AssignmentTarget(userId: person.id), status: .active, cohort: nil, batchId: nil,
+                subjects: [AssignedSubject(subjectId: subject, role: .primary)], overrides: AssignmentOverrides(), policy: policy,
+                createdBy: person.id, createdAt: now, withdrawnAt: nil)
+            try await transaction.insertAssignment(assignment, content: content)
+            let session = DeliverySession(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, assignmentId: assignment.id, operatorId: person.id,
+                attemptNumber: 1, status: .active, mode: .online, startedAt: now, expiresAt: nil, currentItemId: nil, submissionId: nil,
+                submittedAt: nil)
+            try await transaction.insertSession(session)
+            try await transaction.insertSessionEvent(session, type: "navigation", payload: [:], clientTimestamp: nil, at: now)
+            let item = ItemID.generate()
+            try await transaction.saveResponse(
+                RecordedResponse(
+                    itemId: item, questionId: .generate(), answer: Answer(value: true), comment: nil, complete: true, missing: [],
+                    clientTimestamp: nil, context: nil, recordedAt: now),
+                in: session, by: person.id)
+            let result = Scoring.score(items: [], answers: [:], grades: [:], rule: nil)
+            let submission = Submission(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, sessionId: session.id, assignmentId: assignment.id,
+                evaluationId: evaluation, evaluationVersion: 1, kind: .knowledge, operatorId: person.id, batchId: nil, cohort: nil,
+                lifecycleStatus: .completed, outcome: result.outcome, approvalStatus: .approved, result: result,
+                snapshotHash: String(repeating: "0", count: 64), subjects: assignment.subjects, context: nil, startedAt: now, submittedAt: now)
+            try await transaction.finalise(
+                submission,
+                snapshot: VersionSnapshot(
+                    content: content, policy: policy, orgUnitId: unit,
+                    assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)))
+            try await transaction.insertGrade(HumanGrade(pointsEarned: 0, gradedBy: person.id), item: item, note: nil, of: submission, at: now)
         }
     }
 

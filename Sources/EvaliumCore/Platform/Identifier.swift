@@ -216,3 +216,45 @@ public struct ItemID: PrefixedIdentifier {
     public let rawValue: String
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
+
+/// What is inspected or assessed: a person, an asset or a location (seed 004, Option A).
+public struct SubjectID: PrefixedIdentifier {
+    public static let prefix = "sbj"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// An uploaded subject CSV waiting, as a preview, to be committed.
+public struct SubjectImportID: PrefixedIdentifier {
+    public static let prefix = "imp"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// A task issued to a person, a group or an invited email: one pinned evaluation version under one policy.
+public struct AssignmentID: PrefixedIdentifier {
+    public static let prefix = "asg"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// Assignments issued together, one per subject (seed 004 batch mode).
+public struct BatchID: PrefixedIdentifier {
+    public static let prefix = "bat"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// A delivery session: one attempt at an assignment (the events seed's `attemptId`).
+public struct AttemptID: PrefixedIdentifier {
+    public static let prefix = "att"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// The durable, immutable record of a finalised attempt.
+public struct SubmissionID: PrefixedIdentifier {
+    public static let prefix = "sub"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

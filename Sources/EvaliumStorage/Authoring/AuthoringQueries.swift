@@ -472,7 +472,7 @@ extension Transaction {
 extension Transaction {
     static let historyColumns = "v.created_by, v.created_at, v.updated_at, v.published_by, v.published_at, v.archived_by, v.archived_at"
 
-    fileprivate func history(_ row: PostgresRow, from first: Int) throws -> VersionHistory {
+    func history(_ row: PostgresRow, from first: Int) throws -> VersionHistory {
         let cells = Array(row)
         let (createdBy, createdAt, updatedAt) = (
             try cells[first].decode(String.self), try cells[first + 1].decode(Date.self), try cells[first + 2].decode(Date.self)
@@ -509,7 +509,7 @@ extension Transaction {
 extension PostgresQuery {
     /// This query (a condition or join with its binds) between a fixed `head` and `tail` of SQL that
     /// carry no binds, so one row reader serves several lookups.
-    fileprivate func wrapped(_ head: String, _ tail: String = "") -> PostgresQuery {
+    func wrapped(_ head: String, _ tail: String = "") -> PostgresQuery {
         PostgresQuery(unsafeSQL: "\(head) \(sql) \(tail)", binds: binds)
     }
 }

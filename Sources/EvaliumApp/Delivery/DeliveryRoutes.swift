@@ -1,0 +1,96 @@
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+import Hummingbird
+
+/// The execution world over HTTP: issuing assignments, running delivery sessions, finalising and
+/// reading submissions.
+struct DeliveryRoutes {
+    let database: Database
+    let assignments: AssignmentService
+    let delivery: DeliveryService
+    let submissions: SubmissionService
+    let tokens: TokenIssuer
+    let configuration: AppConfiguration
+
+    func register(on router: Router<AppRequestContext>) {
+        router.on(.post, "/v1/assignments", requires: .assignmentsManage) { request, context, access in
+            let input = try await decode(AssignmentService.NewAssignment.self, request)
+            return try JSONBody.response(
+                try await assignments.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
+        }
+        router.on(.post, "/v1/assignments/batch", requires: .assignmentsManage) { request, context, access in
+            let input = try await decode(AssignmentService.NewBatch.self, request)
+            return try JSONBody.response(
+                try await assignments.createBatch(input, access: access, runner: context.write(database, status: .created)), status: .created)
+        }
+        router.on(.get, "/v1/assignments", requires: .assignmentsManage) { request, _, access in
+            try JSONBody.response(try await assignments.list(try filter(request), access: access), localizedFor: request)
+        }
+        router.on(.get, "/v1/assignments/:assignmentId", requires: .assignmentsManage) { request, context, access in
+            let id = try request.pathId("assignmentId", context, as: AssignmentID.self)
+            return try JSONBody.response(try await assignments.assignment(id, access: access), localizedFor: request)
+        }
+        router.on(.post, "/v1/assignments/:assignmentId/withdraw", requires: .assignmentsManage) { request, context, access in
+            let id = try request.pathId("assignmentId", context, as: AssignmentID.self)
+            return try JSONBody.response(try await assignments.withdraw(id, access: access, runner: context.write(database, status: .ok)))
+        }
+        router.on(.get, "/v1/my/assignments", signedIn: { request, _, user in
+            try JSONBody.response(try await assignments.mine(try filter(request), user: user), localizedFor: request)
+        })
+
+        router.on(.post, "/v1/assignments/:assignmentId/sessions", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("assignmentId", context, as: AssignmentID.self)
+            let input = try await JSONBody.decodeStrictly(
+                DeliveryService.Launch.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
+            let launched = try await delivery.launch(id, input, access: access, runner: context.write(database, status: .created))
+            return try JSONBody.response(launched.view, status: launched.created ? .created : .ok)
+        }
+        router.on(.get, "/v1/sessions/:sessionId", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("sessionId", context, as: AttemptID.self)
+            return try JSONBody.response(try await delivery.session(id, access: access), localizedFor: request)
+        }
+        router.on(.put, "/v1/sessions/:sessionId/items/:itemId", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("sessionId", context, as: AttemptID.self)
+            let item = try request.pathId("itemId", context, as: ItemID.self)
+            let input = try await decode(DeliveryService.ResponseInput.self, request)
+            return try JSONBody.response(try await delivery.record(id, item: item, input, access: access, runner: context.write(database, status: .ok)))
+        }
+        router.on(.post, "/v1/sessions/:sessionId/events", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("sessionId", context, as: AttemptID.self)
+            let input = try await decode(DeliveryService.TelemetryInput.self, request)
+            return try JSONBody.response(["accepted": try await delivery.telemetry(id, input, access: access)], status: .accepted)
+        }
+        router.on(.post, "/v1/sessions/:sessionId/submit", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("sessionId", context, as: AttemptID.self)
+            let input = try await JSONBody.decodeStrictly(
+                DeliveryService.SubmitInput.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
+            let tokens = tokens
+            let finalised = try await delivery.submit(
+                id, input, access: access, verifyStepUp: { try await StepUp.require(access.user, request: request, tokens: tokens) },
+                runner: context.write(database, status: .created))
+            return try JSONBody.response(finalised.view, status: finalised.created ? .created : .ok)
+        }
+
+        router.on(.get, "/v1/submissions/:submissionId", signedIn: { request, context, user in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            return try JSONBody.response(try await submissions.read(id, user: user), localizedFor: request)
+        })
+        router.on(.post, "/v1/submissions/:submissionId/grades", requires: .submissionsReview) { request, context, access in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            let input = try await decode(SubmissionService.GradeInput.self, request)
+            return try JSONBody.response(try await submissions.grade(id, input, access: access, runner: context.write(database, status: .ok)))
+        }
+    }
+
+    private func filter(_ request: Request) throws -> AssignmentFilter {
+        AssignmentFilter(
+            evaluationId: try request.query("evaluationId", { EvaluationID($0) }), batchId: try request.query("batchId", { BatchID($0) }),
+            targetUserId: try request.query("userId", { UserID($0) }), status: try request.query("status", AssignmentStatus.init),
+            after: try request.query("after", { AssignmentID($0) }), limit: try request.pageLimit())
+    }
+
+    private func decode<Body: Codable>(_ type: Body.Type, _ request: Request) async throws -> Body {
+        try await JSONBody.decodeStrictly(type, from: request, limit: configuration.maxRequestBodyBytes)
+    }
+}

@@ -1,0 +1,120 @@
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+
+/// Reading submissions (every read is a `submission.viewed` ledger event, seed 000 §7) and grading the
+/// items that needed a person: grades are appended and re-score the submission as a new ledger event,
+/// never by editing the finalised record (seed 001 §11).
+struct SubmissionService: Sendable {
+    let database: Database
+
+    struct GradeInput: Codable, Sendable {
+        var itemId: ItemID
+        var points: Double
+        var note: String?
+    }
+
+    /// What `user` may see of submissions and where: reviewers and analysts see the result at the
+    /// evaluation's admin level within their reach; anyone sees their own work at the operator level.
+    struct Reader {
+        var scope: Scope
+        var isReviewer: Bool
+
+        init(_ user: UserPrincipal) {
+            for capability in [Capability.submissionsReview, .reportingRead] {
+                if let scope = try? user.scope(for: capability) {
+                    self.scope = scope
+                    isReviewer = true
+                    return
+                }
+            }
+            scope = user.ownScope
+            isReviewer = false
+        }
+
+        /// What `user` may see of `submission`; nil when it is neither theirs nor within a reviewer's reach.
+        func level(for submission: Submission, _ snapshot: VersionSnapshot, user: UserPrincipal, at now: Date) -> FeedbackLevel? {
+            let disclosure = snapshot.policy.disclosure
+            let own = submission.operatorId == user.userId ? SubmissionService.operatorLevel(snapshot, at: now) : nil
+            guard isReviewer else { return own }
+            return max(disclosure.admin ?? .answerKey, own ?? .none)
+        }
+    }
+
+    func read(_ id: SubmissionID, user: UserPrincipal) async throws -> SubmissionView {
+        let reader = Reader(user)
+        return try await database.transaction(reader.scope) { transaction in
+            let (submission, snapshot) = try await transaction.fetchSubmission(id).orThrow(Self.notFound(id))
+            let level = try reader.level(for: submission, snapshot, user: user, at: ServerClock.now()).orThrow(Self.notFound(id))
+            let view = try await Self.view(submission, snapshot, level: level, in: transaction)
+            try await transaction.appendLedgerEvent(DeliveryEvents.submission("submission.viewed", submission, actor: user.ledgerActor))
+            return view
+        }
+    }
+
+    /// Records a person's grade for an item that needed one and re-scores the submission; an outcome
+    /// that changes is recorded as `submission.rescored`.
+    func grade(_ id: SubmissionID, _ input: GradeInput, access: CapabilityAccess, runner: some UnitOfWorkRunner) async throws -> SubmissionView {
+        let now = ServerClock.now()
+        return try await runner.run(access.scope) { transaction in
+            let (submission, snapshot) = try await transaction.fetchSubmission(id).orThrow(Self.notFound(id))
+            guard submission.operatorId != access.user.userId else {
+                throw Problem(.forbidden, "you cannot grade your own work; another reviewer must")
+            }
+            guard let item = submission.result.items.first(where: { $0.itemId == input.itemId }) else {
+                throw Problem(.validationFailed, "submission \(id) has no item \(input.itemId)", errors: [.init(pointer: "/itemId", detail: "unknown")])
+            }
+            guard item.correct == .pending || item.gradedBy == .human else {
+                throw Problem(.conflict, "item \(input.itemId) was scored from its answer key; only items awaiting a person are graded")
+            }
+            guard input.points.isFinite, (0...item.pointsPossible).contains(input.points) else {
+                throw Problem(
+                    .validationFailed, "points must be from 0 to \(item.pointsPossible)", errors: [.init(pointer: "/points", detail: "out of range")])
+            }
+            let before = try await Self.currentResult(submission, snapshot, in: transaction)
+            try await transaction.insertGrade(
+                HumanGrade(pointsEarned: input.points, gradedBy: access.user.userId), item: input.itemId, note: input.note, of: submission, at: now)
+            let after = try await Self.currentResult(submission, snapshot, in: transaction)
+            try await transaction.appendLedgerEvent(
+                DeliveryEvents.submission(
+                    "submission.item.graded", submission, actor: access.actor,
+                    payload: ["itemId": .string(input.itemId.rawValue), "points": .number(input.points)]))
+            if after != before {
+                var payload = DeliveryEvents.scores(after)
+                payload["previousOutcome"] = .string(before.outcome.rawValue)
+                try await transaction.appendLedgerEvent(DeliveryEvents.submission("submission.rescored", submission, actor: access.actor, payload: payload))
+            }
+            return try await Self.view(submission, snapshot, level: snapshot.policy.disclosure.admin ?? .answerKey, in: transaction)
+        }
+    }
+
+    static func notFound(_ id: SubmissionID) -> Problem { Problem(.notFound, "no submission \(id) in your reach") }
+
+    /// What the operator sees of their own work: the frozen operator level, with the answer key held back
+    /// until the grading rule's `showCorrectAnswers` allows it (after the attempt, or once the assignment closed).
+    static func operatorLevel(_ snapshot: VersionSnapshot, at now: Date) -> FeedbackLevel {
+        let level = snapshot.policy.disclosure.operator ?? .outcome
+        guard level >= .answerKey else { return level }
+        switch snapshot.evaluation.definition.grading?.showCorrectAnswers ?? .never {
+        case .afterAttempt: return level
+        case .afterClose: return (snapshot.policy.availableUntil.map { now >= $0 } ?? false) ? level : .itemResults
+        case .never: return .itemResults
+        }
+    }
+
+    /// The submission's result now: the finalised answers scored again with the latest human grades.
+    static func currentResult(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> ScoreResult {
+        let grades = try await transaction.latestGrades(of: submission.id)
+        guard !grades.isEmpty else { return submission.result }
+        let responses = try await transaction.listResponses(session: submission.sessionId)
+        return Scoring.score(
+            items: snapshot.scorableItems, answers: Dictionary(responses.map { ($0.itemId, $0.answer) }, uniquingKeysWith: { $1 }),
+            grades: grades, rule: snapshot.evaluation.definition.grading)
+    }
+
+    static func view(_ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction) async throws -> SubmissionView {
+        SubmissionView(
+            submission, snapshot: snapshot, responses: try await transaction.listResponses(session: submission.sessionId),
+            result: try await currentResult(submission, snapshot, in: transaction), level: level)
+    }
+}

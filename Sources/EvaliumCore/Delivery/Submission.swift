@@ -1,0 +1,145 @@
+import Foundation
+
+public enum LifecycleStatus: String, Codable, Sendable {
+    case inProgress = "in_progress"
+    case completed
+}
+
+/// Trust in a submission (seed 002 §1, seed 004): metadata about the work, never a change to it.
+public enum ApprovalStatus: String, Codable, Sendable, CaseIterable {
+    case approved
+    case pendingReview = "pending_review"
+    case rejected
+    case changesRequested = "changes_requested"
+}
+
+/// The authored content an assignment runs, frozen when it is issued: the published evaluation version
+/// and every question version it pins.
+public struct AssignmentContent: Codable, Hashable, Sendable {
+    public var evaluation: EvaluationVersion
+    public var questions: [QuestionVersion]
+
+    public init(evaluation: EvaluationVersion, questions: [QuestionVersion]) {
+        self.evaluation = evaluation
+        self.questions = questions
+    }
+
+    /// The form exactly as the operator is shown it.
+    public var form: OperatorForm {
+        OperatorForm(evaluation, questions: Dictionary(questions.map { ($0.pin, $0) }, uniquingKeysWith: { first, _ in first }))
+    }
+}
+
+/// Everything needed to reconstruct what the operator saw and did, frozen into the submission
+/// (seed 001 §9): the evaluation version and every question version it pins (answer keys, tags),
+/// the effective policy with its disclosure config, the org scope and the assignment linkage.
+/// Reporting and reconstruction read this, never the live authoring tables.
+public struct VersionSnapshot: Codable, Hashable, Sendable {
+    public var evaluation: EvaluationVersion
+    public var questions: [QuestionVersion]
+    public var policy: EffectivePolicy
+    public var orgUnitId: OrgUnitID
+    public var assignment: AssignmentLink
+
+    public struct AssignmentLink: Codable, Hashable, Sendable {
+        public var assignmentId: AssignmentID
+        public var cohort: String?
+        public var batchId: BatchID?
+
+        public init(assignmentId: AssignmentID, cohort: String?, batchId: BatchID?) {
+            self.assignmentId = assignmentId
+            self.cohort = cohort
+            self.batchId = batchId
+        }
+    }
+
+    public init(
+        evaluation: EvaluationVersion, questions: [QuestionVersion], policy: EffectivePolicy, orgUnitId: OrgUnitID, assignment: AssignmentLink
+    ) {
+        self.evaluation = evaluation
+        self.questions = questions
+        self.policy = policy
+        self.orgUnitId = orgUnitId
+        self.assignment = assignment
+    }
+
+    public init(content: AssignmentContent, policy: EffectivePolicy, orgUnitId: OrgUnitID, assignment: AssignmentLink) {
+        self.init(evaluation: content.evaluation, questions: content.questions, policy: policy, orgUnitId: orgUnitId, assignment: assignment)
+    }
+
+    public var content: AssignmentContent { AssignmentContent(evaluation: evaluation, questions: questions) }
+
+    /// The form exactly as the operator was shown it.
+    public var form: OperatorForm { content.form }
+
+    /// The items as the scorer needs them: points with the item's override, partial credit resolved
+    /// from the question, else the evaluation's default.
+    public var scorableItems: [ScorableItem] {
+        let questions = Dictionary(self.questions.map { ($0.pin, $0) }, uniquingKeysWith: { first, _ in first })
+        let defaultCredit = evaluation.definition.grading?.partialCreditDefault ?? PartialCreditMode.none
+        return evaluation.definition.items.compactMap { entry in
+            guard let itemId = entry.item.id, let number = entry.item.version,
+                  let question = questions[QuestionPin(questionId: entry.item.questionId, version: number)]
+            else { return nil }
+            return ScorableItem(
+                itemId: itemId, questionId: question.questionId, kind: question.kind,
+                points: entry.item.points ?? question.content.effectivePoints,
+                partialCredit: question.content.partialCredit ?? defaultCredit, answerKey: question.content.answerKey,
+                options: question.content.options, textGrading: question.content.text?.grading)
+        }
+    }
+}
+
+/// The durable, immutable record of one finalised attempt (seed 001 §8.3).
+public struct Submission: Codable, Hashable, Sendable {
+    public var id: SubmissionID
+    public var tenantId: TenantID
+    public var orgUnitId: OrgUnitID
+    public var sessionId: AttemptID
+    public var assignmentId: AssignmentID
+    public var evaluationId: EvaluationID
+    public var evaluationVersion: Int
+    public var kind: EvaluationKind
+    public var operatorId: UserID
+    public var batchId: BatchID?
+    public var cohort: String?
+    public var lifecycleStatus: LifecycleStatus
+    public var outcome: Outcome
+    public var approvalStatus: ApprovalStatus
+    /// The result at finalisation; later human grades add events, never edit this.
+    public var result: ScoreResult
+    /// SHA-256 of the canonical JSON of the version snapshot.
+    public var snapshotHash: String
+    public var subjects: [AssignedSubject]
+    public var context: JSONValue?
+    public var startedAt: Date
+    public var submittedAt: Date
+
+    public init(
+        id: SubmissionID, tenantId: TenantID, orgUnitId: OrgUnitID, sessionId: AttemptID, assignmentId: AssignmentID,
+        evaluationId: EvaluationID, evaluationVersion: Int, kind: EvaluationKind, operatorId: UserID, batchId: BatchID?, cohort: String?,
+        lifecycleStatus: LifecycleStatus, outcome: Outcome, approvalStatus: ApprovalStatus, result: ScoreResult, snapshotHash: String,
+        subjects: [AssignedSubject], context: JSONValue?, startedAt: Date, submittedAt: Date
+    ) {
+        self.id = id
+        self.tenantId = tenantId
+        self.orgUnitId = orgUnitId
+        self.sessionId = sessionId
+        self.assignmentId = assignmentId
+        self.evaluationId = evaluationId
+        self.evaluationVersion = evaluationVersion
+        self.kind = kind
+        self.operatorId = operatorId
+        self.batchId = batchId
+        self.cohort = cohort
+        self.lifecycleStatus = lifecycleStatus
+        self.outcome = outcome
+        self.approvalStatus = approvalStatus
+        self.result = result
+        self.snapshotHash = snapshotHash
+        self.subjects = subjects
+        self.context = context
+        self.startedAt = startedAt
+        self.submittedAt = submittedAt
+    }
+}

@@ -1,0 +1,336 @@
+import EvaliumCore
+import Foundation
+import PostgresNIO
+
+/// Filters for listing assignments; they combine with AND.
+public struct AssignmentFilter: Sendable {
+    public var evaluationId: EvaluationID?
+    public var batchId: BatchID?
+    public var targetUserId: UserID?
+    public var status: AssignmentStatus?
+    /// Only assignments whose target is the signed-in person (by id, group or invited email).
+    public var targetingMe: Bool
+    public var after: AssignmentID?
+    public var limit: Int
+
+    public init(
+        evaluationId: EvaluationID? = nil, batchId: BatchID? = nil, targetUserId: UserID? = nil, status: AssignmentStatus? = nil,
+        targetingMe: Bool = false, after: AssignmentID? = nil, limit: Int
+    ) {
+        self.evaluationId = evaluationId
+        self.batchId = batchId
+        self.targetUserId = targetUserId
+        self.status = status
+        self.targetingMe = targetingMe
+        self.after = after
+        self.limit = limit
+    }
+}
+
+// MARK: Assignments
+
+extension Transaction {
+    /// Issues an assignment with the frozen content (evaluation version and pinned question versions) it runs.
+    public func insertAssignment(_ assignment: Assignment, content: AssignmentContent) async throws {
+        try await run(
+            """
+            INSERT INTO assignments (id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, target_user_id, target_group_id,
+                                     target_email, status, cohort, batch_id, overrides, policy, content, available_from, available_until,
+                                     created_by, created_at)
+            VALUES (\(assignment.id.rawValue), \(assignment.tenantId.rawValue), \(assignment.orgUnitId.rawValue),
+                    \(assignment.evaluationId.rawValue), \(assignment.evaluationVersion), \(assignment.kind.rawValue),
+                    \(assignment.target.userId?.rawValue), \(assignment.target.groupId?.rawValue), \(assignment.target.email),
+                    \(assignment.status.rawValue), \(assignment.cohort), \(assignment.batchId?.rawValue),
+                    \(try storedJSON(assignment.overrides))::jsonb, \(try storedJSON(assignment.policy))::jsonb,
+                    \(try storedJSON(content))::jsonb, \(assignment.policy.availableFrom.map(MillisecondTimestamp.init)), \(assignment.policy.availableUntil.map(MillisecondTimestamp.init)),
+                    \(assignment.createdBy.rawValue), \(MillisecondTimestamp(assignment.createdAt)))
+            """)
+        guard !assignment.subjects.isEmpty else { return }
+        try await run(
+            """
+            INSERT INTO assignment_subjects (tenant_id, org_unit_id, assignment_id, subject_id, role)
+            SELECT \(assignment.tenantId.rawValue), \(assignment.orgUnitId.rawValue), \(assignment.id.rawValue), subject_id, role
+            FROM unnest(\(assignment.subjects.map(\.subjectId.rawValue))::text[], \(assignment.subjects.map(\.role.rawValue))::text[])
+                 AS s(subject_id, role)
+            """)
+    }
+
+    public func fetchAssignment(_ id: AssignmentID, lockingForChange: Bool = false) async throws -> Assignment? {
+        try await assignments(
+            """
+            SELECT \(unescaped: Self.assignmentColumns) FROM assignments a WHERE a.id = \(id.rawValue)
+            \(unescaped: lockingForChange ? "FOR UPDATE OF a" : "")
+            """
+        ).first
+    }
+
+    public func listAssignments(_ filter: AssignmentFilter) async throws -> [Assignment] {
+        try await assignments(
+            """
+            SELECT \(unescaped: Self.assignmentColumns) FROM assignments a
+            WHERE (\(filter.evaluationId?.rawValue)::text IS NULL OR a.evaluation_id = \(filter.evaluationId?.rawValue))
+              AND (\(filter.batchId?.rawValue)::text IS NULL OR a.batch_id = \(filter.batchId?.rawValue))
+              AND (\(filter.targetUserId?.rawValue)::text IS NULL OR a.target_user_id = \(filter.targetUserId?.rawValue))
+              AND (\(filter.status?.rawValue)::text IS NULL OR a.status = \(filter.status?.rawValue))
+              AND (NOT \(filter.targetingMe) OR app_assignment_targets_me(a.tenant_id, a.target_user_id, a.target_group_id, a.target_email))
+              AND (\(filter.after?.rawValue)::text IS NULL OR a.id > \(filter.after?.rawValue))
+            ORDER BY a.id
+            LIMIT \(filter.limit)
+            """)
+    }
+
+    /// Whether the signed-in person is the assignment's target (directly, through a group, or by email).
+    public func assignmentTargetsMe(_ assignment: Assignment) async throws -> Bool {
+        let rows = try await run(
+            """
+            SELECT app_assignment_targets_me(\(assignment.tenantId.rawValue), \(assignment.target.userId?.rawValue),
+                                             \(assignment.target.groupId?.rawValue), \(assignment.target.email))
+            """)
+        return try await rows.decode(Bool.self).contains(true)
+    }
+
+    /// The content frozen into an assignment when it was issued.
+    public func assignmentContent(_ id: AssignmentID) async throws -> AssignmentContent? {
+        for try await text in try await run("SELECT content::text FROM assignments WHERE id = \(id.rawValue)").decode(String.self) {
+            return try storedValue(AssignmentContent.self, text)
+        }
+        return nil
+    }
+
+    public func withdrawAssignment(_ id: AssignmentID, at date: Date) async throws {
+        try await run(
+            "UPDATE assignments SET status = 'withdrawn', withdrawn_at = \(MillisecondTimestamp(date)) WHERE id = \(id.rawValue)")
+    }
+
+    static let assignmentColumns = """
+        a.id, a.tenant_id, a.org_unit_id, a.evaluation_id, a.evaluation_version, a.kind, a.target_user_id, a.target_group_id,
+        a.target_email, a.status, a.cohort, a.batch_id, a.overrides::text, a.policy::text, a.created_by, a.created_at, a.withdrawn_at,
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('subjectId', x.subject_id, 'role', x.role) ORDER BY x.role, x.subject_id), '[]')
+         FROM assignment_subjects x WHERE x.assignment_id = a.id)::text
+        """
+
+    private func assignments(_ query: PostgresQuery) async throws -> [Assignment] {
+        var result: [Assignment] = []
+        for try await row in try await run(query) {
+            let (id, tenantId, orgUnitId, evaluationId, version, kind, userId, groupId, email) = try row.decode(
+                (String, String, String, String, Int, String, String?, String?, String?).self)
+            let cells = Array(row)
+            let (status, cohort, batchId, overrides, policy, createdBy) = (
+                try cells[9].decode(String.self), try cells[10].decode(String?.self), try cells[11].decode(String?.self),
+                try cells[12].decode(String.self), try cells[13].decode(String.self), try cells[14].decode(String.self)
+            )
+            let (createdAt, withdrawnAt, subjects) = (
+                try cells[15].decode(Date.self), try cells[16].decode(Date?.self), try cells[17].decode(String.self)
+            )
+            result.append(
+                Assignment(
+                    id: AssignmentID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
+                    evaluationId: EvaluationID(unchecked: evaluationId), evaluationVersion: version, kind: try storedEnum(EvaluationKind.self, kind),
+                    target: AssignmentTarget(
+                        userId: userId.map(UserID.init(unchecked:)), groupId: groupId.map(GroupID.init(unchecked:)), email: email),
+                    status: try storedEnum(AssignmentStatus.self, status), cohort: cohort, batchId: batchId.map(BatchID.init(unchecked:)),
+                    subjects: try storedValue([AssignedSubject].self, subjects), overrides: try storedValue(AssignmentOverrides.self, overrides),
+                    policy: try storedValue(EffectivePolicy.self, policy), createdBy: UserID(unchecked: createdBy),
+                    createdAt: createdAt.roundedToMilliseconds(), withdrawnAt: withdrawnAt?.roundedToMilliseconds()))
+        }
+        return result
+    }
+}
+
+// MARK: Sessions and recorded items
+
+extension Transaction {
+    /// How many attempts this person has started on the assignment, and their active one if any.
+    public func attempts(at assignment: AssignmentID, by operatorId: UserID) async throws -> (count: Int, active: DeliverySession?) {
+        let sessions = try await deliverySessions(
+            "WHERE s.assignment_id = \(assignment.rawValue) AND s.operator_id = \(operatorId.rawValue) ORDER BY s.attempt_number")
+        return (sessions.count, sessions.first { $0.status == .active })
+    }
+
+    public func insertSession(_ session: DeliverySession) async throws {
+        try await run(
+            """
+            INSERT INTO delivery_sessions (id, tenant_id, org_unit_id, assignment_id, operator_id, attempt_number, status, mode,
+                                           started_at, expires_at)
+            VALUES (\(session.id.rawValue), \(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.assignmentId.rawValue),
+                    \(session.operatorId.rawValue), \(session.attemptNumber), \(session.status.rawValue), \(session.mode.rawValue),
+                    \(MillisecondTimestamp(session.startedAt)), \(session.expiresAt.map(MillisecondTimestamp.init)))
+            """)
+    }
+
+    /// The session if visible; `lockingForChange` holds it until the transaction ends, so answers and the
+    /// submit of one session happen one after the other.
+    public func fetchSession(_ id: AttemptID, lockingForChange: Bool = false) async throws -> DeliverySession? {
+        try await deliverySessions("WHERE s.id = \(id.rawValue) \(unescaped: lockingForChange ? "FOR UPDATE OF s" : "")").first
+    }
+
+    public func moveSession(_ id: AttemptID, to item: ItemID?) async throws {
+        try await run("UPDATE delivery_sessions SET current_item_id = \(item?.rawValue) WHERE id = \(id.rawValue)")
+    }
+
+    public func insertSessionEvent(_ session: DeliverySession, type: String, payload: JSONValue, clientTimestamp: Date?, at date: Date) async throws {
+        try await run(
+            """
+            INSERT INTO delivery_session_events (tenant_id, org_unit_id, session_id, event_type, payload, client_timestamp, received_at)
+            VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(type), \(try jsonText(payload))::jsonb,
+                    \(clientTimestamp.map(MillisecondTimestamp.init)), \(MillisecondTimestamp(date)))
+            """)
+    }
+
+    /// Records (or re-records, while the session is active) one item's answer.
+    public func saveResponse(_ response: RecordedResponse, in session: DeliverySession, by user: UserID) async throws {
+        try await run(
+            """
+            INSERT INTO submission_items (tenant_id, org_unit_id, session_id, item_id, question_id, answer, comment, complete, missing,
+                                          client_timestamp, context, recorded_by, recorded_at)
+            VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(response.itemId.rawValue),
+                    \(response.questionId.rawValue), \(try storedJSON(response.answer))::jsonb, \(response.comment), \(response.complete),
+                    \(try storedJSON(response.missing))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
+                    \(try response.context.map(jsonText))::jsonb, \(user.rawValue), \(MillisecondTimestamp(response.recordedAt)))
+            ON CONFLICT (session_id, item_id) DO UPDATE
+               SET answer = excluded.answer, comment = excluded.comment, complete = excluded.complete, missing = excluded.missing,
+                   client_timestamp = excluded.client_timestamp, context = excluded.context, recorded_by = excluded.recorded_by,
+                   recorded_at = excluded.recorded_at
+            """)
+    }
+
+    public func listResponses(session: AttemptID) async throws -> [RecordedResponse] {
+        let rows = try await run(
+            """
+            SELECT item_id, question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text, recorded_at
+            FROM submission_items WHERE session_id = \(session.rawValue) ORDER BY recorded_at, item_id
+            """)
+        var responses: [RecordedResponse] = []
+        for try await (itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) in rows.decode(
+            (String, String, String, String?, Bool, String, Date?, String?, Date).self)
+        {
+            responses.append(
+                RecordedResponse(
+                    itemId: ItemID(unchecked: itemId), questionId: QuestionID(unchecked: questionId), answer: try storedValue(Answer.self, answer),
+                    comment: comment, complete: complete, missing: try storedValue([String].self, missing),
+                    clientTimestamp: clientTimestamp?.roundedToMilliseconds(), context: try context.map { try storedValue(JSONValue.self, $0) },
+                    recordedAt: recordedAt.roundedToMilliseconds()))
+        }
+        return responses
+    }
+
+    private func deliverySessions(_ tail: PostgresQuery) async throws -> [DeliverySession] {
+        let rows = try await run(
+            tail.wrapped(
+                """
+                SELECT s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
+                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at
+                FROM delivery_sessions s
+                """))
+        var result: [DeliverySession] = []
+        for try await row in rows {
+            let (id, tenantId, orgUnitId, assignmentId, operatorId, attempt, status, mode) = try row.decode(
+                (String, String, String, String, String, Int, String, String).self)
+            let cells = Array(row)
+            let (startedAt, expiresAt, currentItem, submissionId, submittedAt) = (
+                try cells[8].decode(Date.self), try cells[9].decode(Date?.self), try cells[10].decode(String?.self),
+                try cells[11].decode(String?.self), try cells[12].decode(Date?.self)
+            )
+            result.append(
+                DeliverySession(
+                    id: AttemptID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
+                    assignmentId: AssignmentID(unchecked: assignmentId), operatorId: UserID(unchecked: operatorId), attemptNumber: attempt,
+                    status: try storedEnum(SessionStatus.self, status), mode: try storedEnum(CaptureMode.self, mode),
+                    startedAt: startedAt.roundedToMilliseconds(), expiresAt: expiresAt?.roundedToMilliseconds(),
+                    currentItemId: currentItem.map(ItemID.init(unchecked:)), submissionId: submissionId.map(SubmissionID.init(unchecked:)),
+                    submittedAt: submittedAt?.roundedToMilliseconds()))
+        }
+        return result
+    }
+}
+
+// MARK: Submissions
+
+extension Transaction {
+    /// The durability boundary's writes (seed 000 §3.1): the submission with its snapshot, its items
+    /// linked, its subjects, and the session closed. The caller appends the ledger events.
+    public func finalise(_ submission: Submission, snapshot: VersionSnapshot) async throws {
+        try await run(
+            """
+            INSERT INTO submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
+                                     operator_id, batch_id, cohort, lifecycle_status, outcome, approval_status, raw_score, max_score,
+                                     scaled_score, result, snapshot, snapshot_hash, subjects, context, started_at, submitted_at)
+            VALUES (\(submission.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.sessionId.rawValue),
+                    \(submission.assignmentId.rawValue), \(submission.evaluationId.rawValue), \(submission.evaluationVersion),
+                    \(submission.kind.rawValue), \(submission.operatorId.rawValue), \(submission.batchId?.rawValue), \(submission.cohort),
+                    \(submission.lifecycleStatus.rawValue), \(submission.outcome.rawValue), \(submission.approvalStatus.rawValue),
+                    \(submission.result.rawScore), \(submission.result.maxScore), \(submission.result.scaledScore),
+                    \(try storedJSON(submission.result))::jsonb, \(try storedJSON(snapshot))::jsonb, \(submission.snapshotHash),
+                    \(try storedJSON(submission.subjects))::jsonb, \(try submission.context.map(jsonText))::jsonb,
+                    \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)))
+            """)
+        try await run(
+            "UPDATE submission_items SET submission_id = \(submission.id.rawValue) WHERE session_id = \(submission.sessionId.rawValue)")
+        if !submission.subjects.isEmpty {
+            try await run(
+                """
+                INSERT INTO submission_subjects (tenant_id, org_unit_id, submission_id, subject_id, role)
+                SELECT \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.id.rawValue), subject_id, role
+                FROM unnest(\(submission.subjects.map(\.subjectId.rawValue))::text[], \(submission.subjects.map(\.role.rawValue))::text[])
+                     AS s(subject_id, role)
+                """)
+        }
+        try await run(
+            """
+            UPDATE delivery_sessions SET status = 'submitted', submission_id = \(submission.id.rawValue),
+                   submitted_at = \(MillisecondTimestamp(submission.submittedAt))
+            WHERE id = \(submission.sessionId.rawValue)
+            """)
+    }
+
+    public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {
+        let rows = try await run(
+            """
+            SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
+                   cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
+                   context::text, started_at, submitted_at
+            FROM submissions WHERE id = \(id.rawValue)
+            """)
+        for try await row in rows {
+            let cells = Array(row)
+            func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
+            func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
+            let submission = Submission(
+                id: SubmissionID(unchecked: try text(0)), tenantId: TenantID(unchecked: try text(1)), orgUnitId: OrgUnitID(unchecked: try text(2)),
+                sessionId: AttemptID(unchecked: try text(3)), assignmentId: AssignmentID(unchecked: try text(4)),
+                evaluationId: EvaluationID(unchecked: try text(5)), evaluationVersion: try cells[6].decode(Int.self),
+                kind: try storedEnum(EvaluationKind.self, try text(7)), operatorId: UserID(unchecked: try text(8)),
+                batchId: try optional(9).map(BatchID.init(unchecked:)), cohort: try optional(10),
+                lifecycleStatus: try storedEnum(LifecycleStatus.self, try text(11)), outcome: try storedEnum(Outcome.self, try text(12)),
+                approvalStatus: try storedEnum(ApprovalStatus.self, try text(13)), result: try storedValue(ScoreResult.self, try text(14)),
+                snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
+                context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
+                submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds())
+            return (submission, try storedValue(VersionSnapshot.self, try text(15)))
+        }
+        return nil
+    }
+
+    public func insertGrade(_ grade: HumanGrade, item: ItemID, note: String?, of submission: Submission, at date: Date) async throws {
+        try await run(
+            """
+            INSERT INTO submission_grades (tenant_id, org_unit_id, submission_id, item_id, points, note, graded_by, graded_at)
+            VALUES (\(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.id.rawValue), \(item.rawValue),
+                    \(grade.pointsEarned), \(note), \(grade.gradedBy.rawValue), \(MillisecondTimestamp(date)))
+            """)
+    }
+
+    /// The latest grade of each item of a submission.
+    public func latestGrades(of submission: SubmissionID) async throws -> [ItemID: HumanGrade] {
+        let rows = try await run(
+            """
+            SELECT DISTINCT ON (item_id) item_id, points, graded_by FROM submission_grades
+            WHERE submission_id = \(submission.rawValue) ORDER BY item_id, id DESC
+            """)
+        var grades: [ItemID: HumanGrade] = [:]
+        for try await (item, points, gradedBy) in rows.decode((String, Double, String).self) {
+            grades[ItemID(unchecked: item)] = HumanGrade(pointsEarned: points, gradedBy: UserID(unchecked: gradedBy))
+        }
+        return grades
+    }
+}
