@@ -217,9 +217,12 @@ struct DeliveryTests {
             #expect(offline.status == .conflict && offline.text.contains("online"))
             let session = try await Delivery.launch(client, once, as: tenant.admin)
             let sessionId = try #require(session["session"]?["id"]?.stringValue)
-            let again = try await client.send(.post, "/v1/assignments/\(once)/sessions", as: tenant.admin)
+            let key: HTTPFields = [.idempotencyKey: "resume-\(sessionId)"]
+            let again = try await client.send(.post, "/v1/assignments/\(once)/sessions", as: tenant.admin, headers: key)
             let resumed = try again.json()["session"]?["id"]?.stringValue
             #expect(again.status == .ok && resumed == sessionId, "the active attempt is resumed")
+            let replayed = try await client.send(.post, "/v1/assignments/\(once)/sessions", as: tenant.admin, headers: key)
+            #expect(replayed.status == .ok && replayed.headers[.idempotentReplayed] == "true", "a replay answers as the first request did")
             _ = try await Delivery.answer(client, sessionId, try #require(Delivery.items(session).first), #"{"answer":{"number":3}}"#, as: tenant.admin)
             #expect(try await client.send(.post, "/v1/sessions/\(sessionId)/submit", as: tenant.admin).status == .created)
             let exhausted = try await client.send(.post, "/v1/assignments/\(once)/sessions", as: tenant.admin)

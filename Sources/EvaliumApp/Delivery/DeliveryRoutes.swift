@@ -44,7 +44,7 @@ struct DeliveryRoutes {
             let input = try await JSONBody.decodeStrictly(
                 DeliveryService.Launch.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
             let launched = try await delivery.launch(id, input, access: access, runner: context.write(database, status: .created))
-            return try JSONBody.response(launched.view, status: launched.created ? .created : .ok)
+            return try JSONBody.response(launched.view, status: launched.responseStatus)
         }
         router.on(.get, "/v1/sessions/:sessionId", requires: .sessionsExecute) { request, context, access in
             let id = try request.pathId("sessionId", context, as: AttemptID.self)
@@ -69,7 +69,7 @@ struct DeliveryRoutes {
             let finalised = try await delivery.submit(
                 id, input, access: access, verifyStepUp: { try await StepUp.require(access.user, request: request, tokens: tokens) },
                 runner: context.write(database, status: .created))
-            return try JSONBody.response(finalised.view, status: finalised.created ? .created : .ok)
+            return try JSONBody.response(finalised.view, status: finalised.responseStatus)
         }
 
         router.on(.get, "/v1/submissions/:submissionId", signedIn: { request, context, user in

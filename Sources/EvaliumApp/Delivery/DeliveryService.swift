@@ -1,6 +1,7 @@
 import EvaliumCore
 import EvaliumStorage
 import Foundation
+import HTTPTypes
 
 /// Delivery sessions: launching an attempt (window, attempts and offline policy checked here, on the
 /// server), recording answers under the capture rules, telemetry, and finalisation — the durability
@@ -46,19 +47,20 @@ struct DeliveryService: Sendable {
 
     /// The submission a submit produced, as its operator may see it, and whether this call created it or
     /// found it already made. It is stored and answered as the view alone.
-    struct Finalised: Encodable, Sendable {
+    struct Finalised: Encodable, Sendable, DecidesResponseStatus {
         var view: SubmissionView
         var created: Bool
 
+        var responseStatus: HTTPResponse.Status { created ? .created : .ok }
         func encode(to encoder: any Encoder) throws { try view.encode(to: encoder) }
     }
 
     static let maximumTelemetryEvents = 200
 
-    func launch(_ id: AssignmentID, _ input: Launch, access: CapabilityAccess, runner: some UnitOfWorkRunner) async throws -> (view: SessionView, created: Bool) {
+    func launch(_ id: AssignmentID, _ input: Launch, access: CapabilityAccess, runner: some UnitOfWorkRunner) async throws -> LaunchResult {
         let now = ServerClock.now()
         let user = access.user
-        let result = try await runner.run(access.scope) { transaction -> LaunchResult in
+        return try await runner.run(access.scope) { transaction -> LaunchResult in
             let assignment = try await transaction.fetchAssignment(id).orThrow(AssignmentService.notFound(id))
             guard try await transaction.assignmentTargetsMe(assignment) else {
                 throw Problem(.forbidden, "assignment \(id) is issued to someone else")
@@ -86,7 +88,6 @@ struct DeliveryService: Sendable {
             try await transaction.appendLedgerEvent(DeliveryEvents.session("session.started", session, actor: access.actor))
             return LaunchResult(view: try await view(session, assignment, content, access: access, in: transaction), created: true)
         }
-        return (result.view, result.created)
     }
 
     /// The operator's own session; another person's attempt is not theirs to see.
@@ -209,10 +210,11 @@ struct DeliveryService: Sendable {
     // MARK: Private
 
     /// Stored and answered as the view alone.
-    private struct LaunchResult: Encodable, Sendable {
+    struct LaunchResult: Encodable, Sendable, DecidesResponseStatus {
         var view: SessionView
         var created: Bool
 
+        var responseStatus: HTTPResponse.Status { created ? .created : .ok }
         func encode(to encoder: any Encoder) throws { try view.encode(to: encoder) }
     }
 

@@ -86,6 +86,12 @@ extension Database: UnitOfWorkRunner {
     }
 }
 
+/// A unit of work's output that decides its own response status (201 when it created something, 200
+/// when it found it already made), so a replay answers exactly as the first request did.
+protocol DecidesResponseStatus {
+    var responseStatus: HTTPResponse.Status { get }
+}
+
 /// The unit-of-work runner of one HTTP request: the durable write, its ledger events and the stored
 /// idempotent response commit together or not at all.
 struct IdempotentWrite: UnitOfWorkRunner {
@@ -102,7 +108,9 @@ struct IdempotentWrite: UnitOfWorkRunner {
                 let body = try WireJSON.makeEncoder().encode(output)
                 try await transaction.completeIdempotencyClaim(
                     holder.claim,
-                    response: StoredResponse(status: status.code, contentType: "application/json", location: nil, body: Array(body)))
+                    response: StoredResponse(
+                        status: ((output as? any DecidesResponseStatus)?.responseStatus ?? status).code, contentType: "application/json",
+                        location: nil, body: Array(body)))
             }
             return output
         }
