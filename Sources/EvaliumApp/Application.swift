@@ -53,10 +53,11 @@ public struct EvaliumServer: Sendable {
             evaluations: EvaluationService(database: database), configuration: configuration
         ).register(on: router)
         SubjectRoutes(database: database, subjects: SubjectService(database: database), imports: SubjectImportService(database: database), configuration: configuration).register(on: router)
-        DeliveryRoutes(
+        let delivery = DeliveryRoutes(
             database: database, assignments: AssignmentService(database: database), delivery: DeliveryService(database: database),
-            submissions: SubmissionService(database: database), tokens: tokens, configuration: configuration
-        ).register(on: router)
+            submissions: SubmissionService(database: database), tokens: tokens, configuration: configuration)
+        delivery.register(on: router)
+        delivery.registerReview(on: router, review: ReviewService(database: database))
         PortalRoutes(
             links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox), database: database,
             configuration: configuration

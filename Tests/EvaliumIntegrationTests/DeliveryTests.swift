@@ -9,7 +9,7 @@ import Testing
 @Suite("Execution: assignments, sessions and the durable submission", .timeLimit(.minutes(2)))
 struct DeliveryTests {
     static let numeric = #"{"kind":"numeric","content":{"prompt":"Gauge pressure in bar","answerKey":{"number":12,"tolerance":0.5}}}"#
-    static let majorFinding = #"""
+    static let majorFinding: String = #"""
         {"kind":"rubric","content":{"prompt":"Extinguisher is charged and sealed",
          "options":[{"id":"pass","label":"Pass","points":1},
                     {"id":"fail","label":"Fail","points":0,"finding":true,"severity":"major","requiresComment":true}]}}

@@ -83,6 +83,18 @@ struct DeliveryRoutes {
         }
     }
 
+    /// `POST /v1/submissions/{id}/approve | reject | request-changes | reopen`, each with its capability.
+    func registerReview(on router: Router<AppRequestContext>, review: ReviewService) {
+        for (path, action) in [("approve", ReviewAction.approve), ("reject", .reject), ("request-changes", .requestChanges), ("reopen", .reopen)] {
+            router.on(.post, RouterPath("/v1/submissions/:submissionId/\(path)"), requires: action.capability) { request, context, access in
+                let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+                let decision = try await JSONBody.decodeStrictly(
+                    ReviewService.Decision.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
+                return try JSONBody.response(try await review.decide(id, action, decision, access: access, runner: context.write(database, status: .ok)))
+            }
+        }
+    }
+
     private func filter(_ request: Request) throws -> AssignmentFilter {
         AssignmentFilter(
             evaluationId: try request.query("evaluationId", { EvaluationID($0) }), batchId: try request.query("batchId", { BatchID($0) }),
