@@ -116,6 +116,44 @@ struct ReviewTests {
         }
     }
 
+    @Test("rejected work is reworked as a new attempt whose submission names the one it replaces; listings and the queue follow approval")
+    func reworkAndListings() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let maker = try await TestEnvironment.makeUser(
+                client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil), (BuiltInRole.reviewer.id, nil), (BuiltInRole.assigner.id, nil)])
+            let checker = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.reviewer.id, nil)])
+            let template = try await Delivery.publishedEvaluation(
+                client, kind: .observation, questions: [Self.check], extra: #","reviewPolicy":"four_eyes","grading":{"maxAttempts":1}"#,
+                as: tenant.admin)
+            let first = try await Self.pendingSubmission(client, template: template, by: maker)
+            let queue = try await client.send(.get, "/v1/review-queue", as: checker).json()["items"]?.arrayValue ?? []
+            #expect(queue.contains { $0["id"]?.stringValue == first } && queue.first?["findingsCount"] == 0)
+            let ownQueue = try await client.send(.get, "/v1/review-queue", as: maker).json()["items"]?.arrayValue ?? []
+            #expect(!ownQueue.contains { $0["id"]?.stringValue == first }, "under four-eyes one's own work is not in one's queue")
+            #expect(try await client.send(.get, "/v1/my/submissions", as: maker).json()["items"]?.arrayValue.isEmpty == true, "operators list approved work only")
+
+            #expect(try await Self.act(client, .reject, first, as: checker).status == .ok)
+            #expect(try await client.send(.post, "/v1/submissions/\(first)/rework", as: checker).status == .forbidden, "rework is the operator's")
+            let rework = try await client.send(.post, "/v1/submissions/\(first)/rework", as: maker)
+            #expect(rework.status == .created, "\(rework.text)")
+            let session = try rework.json()
+            #expect(session["session"]?["reworkOf"]?.stringValue == first, "rework does not count against the single attempt")
+            let sessionId = try #require(session["session"]?["id"]?.stringValue)
+            _ = try await Delivery.answer(client, sessionId, try #require(Delivery.items(session).first), #"{"answer":{"optionIds":["pass"]}}"#, as: maker)
+            let second = try await client.send(.post, "/v1/sessions/\(sessionId)/submit", as: maker).json()
+            let secondId = try #require(second["id"]?.stringValue)
+            #expect(second["replaces"]?.stringValue == first)
+            #expect(try await Self.act(client, .approve, secondId, as: checker).status == .ok)
+
+            let mine = try await client.send(.get, "/v1/my/submissions", as: maker).json()["items"]?.arrayValue ?? []
+            #expect(mine.map { $0["id"]?.stringValue } == [secondId] && mine.first?["replaces"]?.stringValue == first)
+            let rejected = try await client.send(.get, "/v1/submissions?approvalStatus=rejected", as: checker).json()["items"]?.arrayValue ?? []
+            #expect(rejected.map { $0["id"]?.stringValue } == [first], "the replaced submission stays, rejected, in the history")
+            #expect(try await client.send(.post, "/v1/submissions/\(secondId)/rework", as: maker).status == .conflict, "approved work is not reworked")
+        }
+    }
+
     @Test("an approve and a reject of the same submission at once: exactly one wins")
     func concurrentDecisions() async throws {
         try await TestEnvironment.withServer { client, server in

@@ -24,6 +24,7 @@ enum DeliveryEvents {
             payload: [
                 "sessionId": .string(session.id.rawValue), "assignmentId": .string(session.assignmentId.rawValue),
                 "attemptNumber": .number(Double(session.attemptNumber)), "mode": .string(session.mode.rawValue),
+                "reworkOf": session.reworkOf.map { .string($0.rawValue) } ?? .null,
             ])
     }
 

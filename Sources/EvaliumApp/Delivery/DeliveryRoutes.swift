@@ -72,6 +72,20 @@ struct DeliveryRoutes {
             return try JSONBody.response(finalised.view, status: finalised.responseStatus)
         }
 
+        router.on(.post, "/v1/submissions/:submissionId/rework", requires: .sessionsExecute) { request, context, access in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            let launched = try await delivery.rework(id, access: access, runner: context.write(database, status: .created))
+            return try JSONBody.response(launched.view, status: launched.responseStatus)
+        }
+        router.on(.get, "/v1/submissions", requires: .submissionsReview) { request, _, access in
+            try JSONBody.response(try await submissions.list(try submissionFilter(request), access: access))
+        }
+        router.on(.get, "/v1/my/submissions", signedIn: { request, _, user in
+            try JSONBody.response(try await submissions.mine(try submissionFilter(request), user: user))
+        })
+        router.on(.get, "/v1/review-queue", requires: .submissionsReview) { request, _, access in
+            try JSONBody.response(try await submissions.queue(limit: try request.pageLimit(), access: access))
+        }
         router.on(.get, "/v1/submissions/:submissionId", signedIn: { request, context, user in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             return try JSONBody.response(try await submissions.read(id, user: user), localizedFor: request)
@@ -100,6 +114,14 @@ struct DeliveryRoutes {
             evaluationId: try request.query("evaluationId", { EvaluationID($0) }), batchId: try request.query("batchId", { BatchID($0) }),
             targetUserId: try request.query("userId", { UserID($0) }), status: try request.query("status", AssignmentStatus.init),
             after: try request.query("after", { AssignmentID($0) }), limit: try request.pageLimit())
+    }
+
+    private func submissionFilter(_ request: Request) throws -> SubmissionFilter {
+        SubmissionFilter(
+            approvalStatus: try request.query("approvalStatus", ApprovalStatus.init), evaluationId: try request.query("evaluationId", { EvaluationID($0) }),
+            assignmentId: try request.query("assignmentId", { AssignmentID($0) }), batchId: try request.query("batchId", { BatchID($0) }),
+            operatorId: try request.query("operatorId", { UserID($0) }), after: try request.query("after", { SubmissionID($0) }),
+            limit: try request.pageLimit())
     }
 
     private func decode<Body: Codable>(_ type: Body.Type, _ request: Request) async throws -> Body {

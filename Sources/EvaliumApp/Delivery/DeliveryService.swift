@@ -75,18 +75,32 @@ struct DeliveryService: Sendable {
             if let refusal = assignment.policy.launchRefusal(at: now, attemptsUsed: attempts.count, offline: mode == .offline) {
                 throw Problem(.conflict, refusal)
             }
-            let session = DeliverySession(
-                id: .generate(at: now), tenantId: assignment.tenantId, orgUnitId: assignment.orgUnitId, assignmentId: id,
-                operatorId: user.userId, attemptNumber: attempts.count + 1, status: .active, mode: mode, startedAt: now,
-                expiresAt: assignment.policy.timeLimitSeconds.map { now.addingTimeInterval(Double($0)) }, currentItemId: nil,
-                submissionId: nil, submittedAt: nil)
-            do {
-                try await transaction.insertSession(session)
-            } catch StorageError.uniqueViolation {
-                throw Problem(.conflict, "another attempt at this assignment was started at the same moment; open it instead")
+            return try await start(
+                assignment, content, attemptNumber: attempts.all + 1, mode: mode, reworkOf: nil, access: access, at: now, in: transaction)
+        }
+    }
+
+    /// Rework (seed 004 "Rejection / Change Request"): rejected or sent-back work is never reopened; its
+    /// operator starts a new attempt whose submission will name the one it replaces. Rework does not count
+    /// against the attempt limit; one rework at a time per replaced submission.
+    func rework(_ id: SubmissionID, access: CapabilityAccess, runner: some UnitOfWorkRunner) async throws -> LaunchResult {
+        let now = ServerClock.now()
+        return try await runner.run(access.scope) { transaction -> LaunchResult in
+            let (submission, _) = try await transaction.fetchSubmission(id).orThrow(SubmissionService.notFound(id))
+            guard submission.operatorId == access.user.userId else { throw SubmissionService.notFound(id) }
+            guard submission.approvalStatus == .rejected || submission.approvalStatus == .changesRequested else {
+                throw Problem(.conflict, "only rejected or sent-back work is reworked; this submission is \(submission.approvalStatus.rawValue)")
             }
-            try await transaction.appendLedgerEvent(DeliveryEvents.session("session.started", session, actor: access.actor))
-            return LaunchResult(view: try await view(session, assignment, content, access: access, in: transaction), created: true)
+            let assignment = try await transaction.fetchAssignment(submission.assignmentId).orThrow(AssignmentService.notFound(submission.assignmentId))
+            guard assignment.status == .active else { throw Problem(.conflict, "assignment \(assignment.id) was withdrawn") }
+            let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id))
+            let attempts = try await transaction.attempts(at: assignment.id, by: access.user.userId)
+            if let active = attempts.active {
+                guard active.reworkOf == id else { throw Problem(.conflict, "finish your active attempt \(active.id) first") }
+                return LaunchResult(view: try await view(active, assignment, content, access: access, in: transaction), created: false)
+            }
+            return try await start(
+                assignment, content, attemptNumber: attempts.all + 1, mode: .online, reworkOf: id, access: access, at: now, in: transaction)
         }
     }
 
@@ -195,7 +209,7 @@ struct DeliveryService: Sendable {
                 operatorId: user.userId, batchId: assignment.batchId, cohort: assignment.cohort, lifecycleStatus: .completed,
                 outcome: result.outcome, approvalStatus: assignment.policy.startsPendingReview ? .pendingReview : .approved, result: result,
                 snapshotHash: try ContentHash.of(snapshot), subjects: assignment.subjects, context: context.isEmpty ? nil : .object(context),
-                startedAt: session.startedAt, submittedAt: now)
+                startedAt: session.startedAt, submittedAt: now, replaces: session.reworkOf)
             try await transaction.finalise(submission, snapshot: snapshot)
             try await appendFinalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor, in: transaction)
             return Finalised(
@@ -208,6 +222,24 @@ struct DeliveryService: Sendable {
     static func notFound(_ id: AttemptID) -> Problem { Problem(.notFound, "no session \(id) in your reach") }
 
     // MARK: Private
+
+    private func start(
+        _ assignment: Assignment, _ content: AssignmentContent, attemptNumber: Int, mode: CaptureMode, reworkOf: SubmissionID?,
+        access: CapabilityAccess, at now: Date, in transaction: Transaction
+    ) async throws -> LaunchResult {
+        let session = DeliverySession(
+            id: .generate(at: now), tenantId: assignment.tenantId, orgUnitId: assignment.orgUnitId, assignmentId: assignment.id,
+            operatorId: access.user.userId, attemptNumber: attemptNumber, status: .active, mode: mode, startedAt: now,
+            expiresAt: assignment.policy.timeLimitSeconds.map { now.addingTimeInterval(Double($0)) }, currentItemId: nil,
+            submissionId: nil, submittedAt: nil, reworkOf: reworkOf)
+        do {
+            try await transaction.insertSession(session)
+        } catch StorageError.uniqueViolation {
+            throw Problem(.conflict, "another attempt at this work was started at the same moment; open it instead")
+        }
+        try await transaction.appendLedgerEvent(DeliveryEvents.session("session.started", session, actor: access.actor))
+        return LaunchResult(view: try await view(session, assignment, content, access: access, in: transaction), created: true)
+    }
 
     /// Stored and answered as the view alone.
     struct LaunchResult: Encodable, Sendable, DecidesResponseStatus {
@@ -288,6 +320,7 @@ struct DeliveryService: Sendable {
             "approvalStatus": .string(submission.approvalStatus.rawValue), "batchId": submission.batchId.map { .string($0.rawValue) } ?? .null,
             "subjectIds": subjectIds, "findingCount": .number(Double(submission.result.findings.count)),
         ]) { $1 }
+        if let replaced = submission.replaces { payload["replaces"] = .string(replaced.rawValue) }
         let verification = (
             level: snapshot.policy.verificationLevel, context: JSONValue.object(context),
             outcome: JSONValue.object([

@@ -88,6 +88,28 @@ struct SubmissionService: Sendable {
         }
     }
 
+    /// Reviewer and administrator listing: every status, filtered.
+    func list(_ filter: SubmissionFilter, access: CapabilityAccess) async throws -> Page<SubmissionSummary> {
+        let items = try await database.transaction(access.scope) { try await $0.listSubmissions(filter) }
+        return Page(items: items, nextCursor: items.count == filter.limit ? items.last?.id.rawValue : nil)
+    }
+
+    /// The operator-facing listing: the caller's own work, approved only (seed 002 §1.3 query defaults).
+    func mine(_ filter: SubmissionFilter, user: UserPrincipal) async throws -> Page<SubmissionSummary> {
+        var filter = filter
+        filter.operatorId = user.userId
+        filter.approvalStatus = .approved
+        let items = try await database.transaction(user.ownScope) { try await $0.listSubmissions(filter) }
+        return Page(items: items, nextCursor: items.count == filter.limit ? items.last?.id.rawValue : nil)
+    }
+
+    /// Work waiting for the caller's review, oldest first: pending review, within reach, and under four-eyes
+    /// not their own.
+    func queue(limit: Int, access: CapabilityAccess) async throws -> ItemList<SubmissionSummary> {
+        let filter = SubmissionFilter(queueFor: access.user.userId, limit: limit)
+        return ItemList(items: try await database.transaction(access.scope) { try await $0.listSubmissions(filter) })
+    }
+
     static func notFound(_ id: SubmissionID) -> Problem { Problem(.notFound, "no submission \(id) in your reach") }
 
     /// What the operator sees of their own work: the frozen operator level, with the answer key held back

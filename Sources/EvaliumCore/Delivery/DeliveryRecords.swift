@@ -105,12 +105,15 @@ public struct DeliverySession: Codable, Hashable, Sendable {
     public var currentItemId: ItemID?
     public var submissionId: SubmissionID?
     public var submittedAt: Date?
+    /// Set for rework: the rejected or sent-back submission this attempt replaces.
+    public var reworkOf: SubmissionID?
 
     public init(
         id: AttemptID, tenantId: TenantID, orgUnitId: OrgUnitID, assignmentId: AssignmentID, operatorId: UserID, attemptNumber: Int,
         status: SessionStatus, mode: CaptureMode, startedAt: Date, expiresAt: Date?, currentItemId: ItemID?, submissionId: SubmissionID?,
-        submittedAt: Date?
+        submittedAt: Date?, reworkOf: SubmissionID? = nil
     ) {
+        self.reworkOf = reworkOf
         self.id = id
         self.tenantId = tenantId
         self.orgUnitId = orgUnitId

@@ -114,13 +114,16 @@ public struct Submission: Codable, Hashable, Sendable {
     public var context: JSONValue?
     public var startedAt: Date
     public var submittedAt: Date
+    /// The rejected or sent-back submission this one is the rework of.
+    public var replaces: SubmissionID?
 
     public init(
         id: SubmissionID, tenantId: TenantID, orgUnitId: OrgUnitID, sessionId: AttemptID, assignmentId: AssignmentID,
         evaluationId: EvaluationID, evaluationVersion: Int, kind: EvaluationKind, operatorId: UserID, batchId: BatchID?, cohort: String?,
         lifecycleStatus: LifecycleStatus, outcome: Outcome, approvalStatus: ApprovalStatus, result: ScoreResult, snapshotHash: String,
-        subjects: [AssignedSubject], context: JSONValue?, startedAt: Date, submittedAt: Date
+        subjects: [AssignedSubject], context: JSONValue?, startedAt: Date, submittedAt: Date, replaces: SubmissionID? = nil
     ) {
+        self.replaces = replaces
         self.id = id
         self.tenantId = tenantId
         self.orgUnitId = orgUnitId
@@ -141,5 +144,44 @@ public struct Submission: Codable, Hashable, Sendable {
         self.context = context
         self.startedAt = startedAt
         self.submittedAt = submittedAt
+    }
+}
+
+/// One line of a submission listing or review queue.
+public struct SubmissionSummary: Codable, Hashable, Sendable {
+    public var id: SubmissionID
+    public var orgUnitId: OrgUnitID
+    public var assignmentId: AssignmentID
+    public var evaluationId: EvaluationID
+    public var evaluationVersion: Int
+    public var kind: EvaluationKind
+    public var operatorId: UserID
+    public var batchId: BatchID?
+    public var cohort: String?
+    public var outcome: Outcome
+    public var approvalStatus: ApprovalStatus
+    public var findingsCount: Int
+    public var submittedAt: Date
+    public var replaces: SubmissionID?
+
+    public init(
+        id: SubmissionID, orgUnitId: OrgUnitID, assignmentId: AssignmentID, evaluationId: EvaluationID, evaluationVersion: Int,
+        kind: EvaluationKind, operatorId: UserID, batchId: BatchID?, cohort: String?, outcome: Outcome, approvalStatus: ApprovalStatus,
+        findingsCount: Int, submittedAt: Date, replaces: SubmissionID?
+    ) {
+        self.id = id
+        self.orgUnitId = orgUnitId
+        self.assignmentId = assignmentId
+        self.evaluationId = evaluationId
+        self.evaluationVersion = evaluationVersion
+        self.kind = kind
+        self.operatorId = operatorId
+        self.batchId = batchId
+        self.cohort = cohort
+        self.outcome = outcome
+        self.approvalStatus = approvalStatus
+        self.findingsCount = findingsCount
+        self.submittedAt = submittedAt
+        self.replaces = replaces
     }
 }

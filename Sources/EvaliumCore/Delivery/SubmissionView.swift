@@ -21,6 +21,7 @@ public struct SubmissionView: Codable, Hashable, Sendable {
     public var startedAt: Date
     public var submittedAt: Date
     public var snapshotHash: String
+    public var replaces: SubmissionID?
     public var disclosure: FeedbackLevel
     public var outcome: Outcome?
     public var score: Score?
@@ -61,6 +62,7 @@ public struct SubmissionView: Codable, Hashable, Sendable {
         startedAt = submission.startedAt
         submittedAt = submission.submittedAt
         snapshotHash = submission.snapshotHash
+        replaces = submission.replaces
         disclosure = level
         form = snapshot.form
         self.responses = responses

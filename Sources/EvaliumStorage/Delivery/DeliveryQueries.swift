@@ -140,21 +140,23 @@ extension Transaction {
 // MARK: Sessions and recorded items
 
 extension Transaction {
-    /// How many attempts this person has started on the assignment, and their active one if any.
-    public func attempts(at assignment: AssignmentID, by operatorId: UserID) async throws -> (count: Int, active: DeliverySession?) {
+    /// How many attempts this person has started on the assignment (rework does not count against the
+    /// limit), and their active one if any.
+    public func attempts(at assignment: AssignmentID, by operatorId: UserID) async throws -> (count: Int, all: Int, active: DeliverySession?) {
         let sessions = try await deliverySessions(
             "WHERE s.assignment_id = \(assignment.rawValue) AND s.operator_id = \(operatorId.rawValue) ORDER BY s.attempt_number")
-        return (sessions.count, sessions.first { $0.status == .active })
+        return (sessions.filter { $0.reworkOf == nil }.count, sessions.count, sessions.first { $0.status == .active })
     }
 
     public func insertSession(_ session: DeliverySession) async throws {
         try await run(
             """
             INSERT INTO delivery_sessions (id, tenant_id, org_unit_id, assignment_id, operator_id, attempt_number, status, mode,
-                                           started_at, expires_at)
+                                           started_at, expires_at, rework_of)
             VALUES (\(session.id.rawValue), \(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.assignmentId.rawValue),
                     \(session.operatorId.rawValue), \(session.attemptNumber), \(session.status.rawValue), \(session.mode.rawValue),
-                    \(MillisecondTimestamp(session.startedAt)), \(session.expiresAt.map(MillisecondTimestamp.init)))
+                    \(MillisecondTimestamp(session.startedAt)), \(session.expiresAt.map(MillisecondTimestamp.init)),
+                    \(session.reworkOf?.rawValue))
             """)
     }
 
@@ -219,7 +221,7 @@ extension Transaction {
             tail.wrapped(
                 """
                 SELECT s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
-                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at
+                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of
                 FROM delivery_sessions s
                 """))
         var result: [DeliverySession] = []
@@ -227,9 +229,9 @@ extension Transaction {
             let (id, tenantId, orgUnitId, assignmentId, operatorId, attempt, status, mode) = try row.decode(
                 (String, String, String, String, String, Int, String, String).self)
             let cells = Array(row)
-            let (startedAt, expiresAt, currentItem, submissionId, submittedAt) = (
+            let (startedAt, expiresAt, currentItem, submissionId, submittedAt, reworkOf) = (
                 try cells[8].decode(Date.self), try cells[9].decode(Date?.self), try cells[10].decode(String?.self),
-                try cells[11].decode(String?.self), try cells[12].decode(Date?.self)
+                try cells[11].decode(String?.self), try cells[12].decode(Date?.self), try cells[13].decode(String?.self)
             )
             result.append(
                 DeliverySession(
@@ -238,7 +240,7 @@ extension Transaction {
                     status: try storedEnum(SessionStatus.self, status), mode: try storedEnum(CaptureMode.self, mode),
                     startedAt: startedAt.roundedToMilliseconds(), expiresAt: expiresAt?.roundedToMilliseconds(),
                     currentItemId: currentItem.map(ItemID.init(unchecked:)), submissionId: submissionId.map(SubmissionID.init(unchecked:)),
-                    submittedAt: submittedAt?.roundedToMilliseconds()))
+                    submittedAt: submittedAt?.roundedToMilliseconds(), reworkOf: reworkOf.map(SubmissionID.init(unchecked:))))
         }
         return result
     }
@@ -254,7 +256,7 @@ extension Transaction {
             """
             INSERT INTO submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
                                      operator_id, batch_id, cohort, lifecycle_status, outcome, approval_status, raw_score, max_score,
-                                     scaled_score, result, snapshot, snapshot_hash, subjects, context, started_at, submitted_at)
+                                     scaled_score, result, snapshot, snapshot_hash, subjects, context, started_at, submitted_at, replaces)
             VALUES (\(submission.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.sessionId.rawValue),
                     \(submission.assignmentId.rawValue), \(submission.evaluationId.rawValue), \(submission.evaluationVersion),
                     \(submission.kind.rawValue), \(submission.operatorId.rawValue), \(submission.batchId?.rawValue), \(submission.cohort),
@@ -262,7 +264,8 @@ extension Transaction {
                     \(submission.result.rawScore), \(submission.result.maxScore), \(submission.result.scaledScore),
                     \(try storedJSON(submission.result))::jsonb, \(try storedJSON(snapshot))::jsonb, \(submission.snapshotHash),
                     \(try storedJSON(submission.subjects))::jsonb, \(try submission.context.map(jsonText))::jsonb,
-                    \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)))
+                    \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)),
+                    \(submission.replaces?.rawValue))
             """)
         try await run(
             "UPDATE submission_items SET submission_id = \(submission.id.rawValue) WHERE session_id = \(submission.sessionId.rawValue)")
@@ -288,7 +291,7 @@ extension Transaction {
             """
             SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
                    cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
-                   context::text, started_at, submitted_at
+                   context::text, started_at, submitted_at, replaces
             FROM submissions WHERE id = \(id.rawValue)
             """)
         for try await row in rows {
@@ -305,7 +308,7 @@ extension Transaction {
                 approvalStatus: try storedEnum(ApprovalStatus.self, try text(13)), result: try storedValue(ScoreResult.self, try text(14)),
                 snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
                 context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
-                submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds())
+                submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds(), replaces: try optional(21).map(SubmissionID.init(unchecked:)))
             return (submission, try storedValue(VersionSnapshot.self, try text(15)))
         }
         return nil
@@ -332,5 +335,72 @@ extension Transaction {
             grades[ItemID(unchecked: item)] = HumanGrade(pointsEarned: points, gradedBy: UserID(unchecked: gradedBy))
         }
         return grades
+    }
+}
+
+/// Filters for listing submissions; they combine with AND.
+public struct SubmissionFilter: Sendable {
+    public var approvalStatus: ApprovalStatus?
+    public var evaluationId: EvaluationID?
+    public var assignmentId: AssignmentID?
+    public var batchId: BatchID?
+    public var operatorId: UserID?
+    /// The review queue: oldest first, and under four-eyes not the reader's own work.
+    public var queueFor: UserID?
+    public var after: SubmissionID?
+    public var limit: Int
+
+    public init(
+        approvalStatus: ApprovalStatus? = nil, evaluationId: EvaluationID? = nil, assignmentId: AssignmentID? = nil, batchId: BatchID? = nil,
+        operatorId: UserID? = nil, queueFor: UserID? = nil, after: SubmissionID? = nil, limit: Int
+    ) {
+        self.approvalStatus = approvalStatus
+        self.evaluationId = evaluationId
+        self.assignmentId = assignmentId
+        self.batchId = batchId
+        self.operatorId = operatorId
+        self.queueFor = queueFor
+        self.after = after
+        self.limit = limit
+    }
+}
+
+extension Transaction {
+    /// Submissions visible in the scope, by id (the queue: by submission time, oldest first).
+    public func listSubmissions(_ filter: SubmissionFilter) async throws -> [SubmissionSummary] {
+        let order = filter.queueFor == nil ? "s.id" : "s.submitted_at, s.id"
+        let rows = try await run(
+            """
+            SELECT s.id, s.org_unit_id, s.assignment_id, s.evaluation_id, s.evaluation_version, s.kind, s.operator_id, s.batch_id, s.cohort,
+                   s.outcome, s.approval_status, jsonb_array_length(s.result->'findings'), s.submitted_at, s.replaces
+            FROM submissions s
+            WHERE (\(filter.approvalStatus?.rawValue)::text IS NULL OR s.approval_status = \(filter.approvalStatus?.rawValue))
+              AND (\(filter.evaluationId?.rawValue)::text IS NULL OR s.evaluation_id = \(filter.evaluationId?.rawValue))
+              AND (\(filter.assignmentId?.rawValue)::text IS NULL OR s.assignment_id = \(filter.assignmentId?.rawValue))
+              AND (\(filter.batchId?.rawValue)::text IS NULL OR s.batch_id = \(filter.batchId?.rawValue))
+              AND (\(filter.operatorId?.rawValue)::text IS NULL OR s.operator_id = \(filter.operatorId?.rawValue))
+              AND (\(filter.queueFor?.rawValue)::text IS NULL
+                   OR (s.approval_status = 'pending_review'
+                       AND NOT (s.operator_id = \(filter.queueFor?.rawValue) AND s.snapshot->'policy'->>'reviewPolicy' = 'four_eyes')))
+              AND (\(filter.after?.rawValue)::text IS NULL OR s.id > \(filter.after?.rawValue))
+            ORDER BY \(unescaped: order)
+            LIMIT \(filter.limit)
+            """)
+        var result: [SubmissionSummary] = []
+        for try await row in rows {
+            let cells = Array(row)
+            func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
+            func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
+            result.append(
+                SubmissionSummary(
+                    id: SubmissionID(unchecked: try text(0)), orgUnitId: OrgUnitID(unchecked: try text(1)),
+                    assignmentId: AssignmentID(unchecked: try text(2)), evaluationId: EvaluationID(unchecked: try text(3)),
+                    evaluationVersion: try cells[4].decode(Int.self), kind: try storedEnum(EvaluationKind.self, try text(5)),
+                    operatorId: UserID(unchecked: try text(6)), batchId: try optional(7).map(BatchID.init(unchecked:)), cohort: try optional(8),
+                    outcome: try storedEnum(Outcome.self, try text(9)), approvalStatus: try storedEnum(ApprovalStatus.self, try text(10)),
+                    findingsCount: try cells[11].decode(Int.self), submittedAt: try cells[12].decode(Date.self).roundedToMilliseconds(),
+                    replaces: try optional(13).map(SubmissionID.init(unchecked:))))
+        }
+        return result
     }
 }
