@@ -10,7 +10,8 @@ enum JSONBody {
     /// decodes `T`: broken JSON is 400, JSON of the wrong shape or types is 422 with a JSON pointer.
     /// Plain text sent for localized fields is stored under the request's `Content-Language`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        try await decoded(type, from: request, limit: limit).value
+        var request = request
+        return try decoded(type, headers: request.headers, data: Data(try await collect(&request, limit: limit).readableBytesView))
     }
 
     /// `decode`, and also refuses (422, naming each) fields the server would otherwise ignore: for
@@ -24,8 +25,8 @@ enum JSONBody {
         var request = request
         let buffer = try await collect(&request, limit: limit)
         if buffer.readableBytes == 0, let whenEmpty { return whenEmpty }
-        request.body = RequestBody(buffer: buffer)
-        let (value, data) = try await decoded(type, from: request, limit: limit)
+        let data = Data(buffer.readableBytesView)
+        let value = try decoded(type, headers: request.headers, data: data)
         let sent = try WireJSON.makeDecoder().decode(JSONValue.self, from: data)
         let unknown = sent.unknownFieldPointers(comparedWith: try JSONValue(encoding: value))
         guard unknown.isEmpty else {
@@ -36,25 +37,23 @@ enum JSONBody {
         return value
     }
 
-    private static func decoded<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> (value: T, data: Data) {
-        if let contentType = request.headers[.contentType], !isJSON(contentType) {
+    /// Decodes collected body bytes under the request's content type and language.
+    private static func decoded<T: Decodable>(_ type: T.Type, headers: HTTPFields, data: Data) throws -> T {
+        if let contentType = headers[.contentType], !isJSON(contentType) {
             throw Problem(.unsupportedMediaType, "send the body as application/json (got \(contentType))")
         }
         let decoder = WireJSON.makeDecoder()
-        if let language = request.headers[.contentLanguage] {
+        if let language = headers[.contentLanguage] {
             guard let locale = LocaleTag(language.trimmingCharacters(in: .whitespaces)) else {
                 throw Problem(.malformedRequest, "Content-Language must be one BCP-47 language tag, such as en or fr-CA (got \(language))")
             }
             decoder.userInfo[.plainTextLocale] = locale
         }
-        var request = request
-        let buffer = try await collect(&request, limit: limit)
-        let data = Data(buffer.readableBytesView)
         guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
             throw Problem(.malformedRequest, "the request body is not valid JSON")
         }
         do {
-            return (try decoder.decode(T.self, from: data), data)
+            return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw problem(from: error)
         } catch let problem as Problem {
