@@ -57,9 +57,10 @@ public struct EvaliumServer: Sendable {
             database: database, assignments: AssignmentService(database: database), delivery: DeliveryService(database: database),
             submissions: SubmissionService(database: database), tokens: tokens, configuration: configuration)
         delivery.register(on: router)
-        delivery.registerReview(on: router, review: ReviewService(database: database))
+        delivery.registerReview(on: router, review: ReviewService(database: database), corrections: CorrectionService(database: database))
         PortalRoutes(
-            links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox), database: database,
+            links: PortalLinkService(database: database, tokens: tokens, settings: auth, outbox: outbox),
+            submissions: PortalSubmissionService(database: database), database: database,
             configuration: configuration
         ).register(on: router)
         return router

@@ -59,6 +59,7 @@ struct RowLevelSecurityTests {
         "taxonomies", "tags", "questions", "question_versions", "evaluations", "evaluation_versions", "evaluation_version_items",
         "subjects", "subject_users", "assets", "subject_imports", "assignments", "assignment_subjects", "delivery_sessions",
         "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
+        "submission_amendments", "submission_voids",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -312,6 +313,13 @@ struct RowLevelSecurityTests {
                     content: content, policy: policy, orgUnitId: unit,
                     assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)))
             try await transaction.insertGrade(HumanGrade(pointsEarned: 0, gradedBy: person.id), item: item, note: nil, of: submission, at: now)
+            try await transaction.insertAmendment(
+                Amendment(
+                    id: .generate(), submissionId: submission.id, sequence: 1, reason: "typo",
+                    changes: [ItemCorrection(itemId: item, answer: Answer(value: false))], amendedBy: person.id, amendedAt: now),
+                of: submission)
+            try await transaction.insertVoid(
+                SubmissionVoid(submissionId: submission.id, reason: "wrong site", voidedBy: person.id, voidedAt: now, stepUp: nil), of: submission)
         }
     }
 

@@ -40,6 +40,24 @@ enum DeliveryEvents {
             verificationOutcome: verification?.outcome)
     }
 
+    /// `submission.rescored` when a grade or an amendment changed the result; nil when it did not.
+    static func rescored(_ submission: Submission, from before: ScoreResult, to after: ScoreResult, actor: LedgerActor) -> LedgerEventDraft? {
+        guard after != before else { return nil }
+        var payload = scores(after)
+        payload["previousOutcome"] = .string(before.outcome.rawValue)
+        return DeliveryEvents.submission("submission.rescored", submission, actor: actor, payload: payload)
+    }
+
+    static func finding(_ type: LedgerEventType, _ finding: Finding, of finalised: Submission, actor: LedgerActor) -> LedgerEventDraft {
+        submission(
+            type, finalised, actor: actor,
+            payload: [
+                "itemId": .string(finding.itemId.rawValue), "questionId": .string(finding.questionId.rawValue),
+                "optionId": .string(finding.optionId), "severity": .string(finding.severity.rawValue),
+                "subjectIds": .array(finalised.subjects.map { .string($0.subjectId.rawValue) }),
+            ])
+    }
+
     static func scores(_ result: ScoreResult) -> [String: JSONValue] {
         [
             "outcome": .string(result.outcome.rawValue), "rawScore": .number(result.rawScore), "maxScore": .number(result.maxScore),

@@ -97,8 +97,9 @@ struct DeliveryRoutes {
         }
     }
 
-    /// `POST /v1/submissions/{id}/approve | reject | request-changes | reopen`, each with its capability.
-    func registerReview(on router: Router<AppRequestContext>, review: ReviewService) {
+    /// `POST /v1/submissions/{id}/approve | reject | request-changes | reopen`, each with its capability;
+    /// amendments, the void and the history.
+    func registerReview(on router: Router<AppRequestContext>, review: ReviewService, corrections: CorrectionService) {
         for (path, action) in [("approve", ReviewAction.approve), ("reject", .reject), ("request-changes", .requestChanges), ("reopen", .reopen)] {
             router.on(.post, RouterPath("/v1/submissions/:submissionId/\(path)"), requires: action.capability) { request, context, access in
                 let id = try request.pathId("submissionId", context, as: SubmissionID.self)
@@ -107,6 +108,26 @@ struct DeliveryRoutes {
                 return try JSONBody.response(try await review.decide(id, action, decision, access: access, runner: context.write(database, status: .ok)))
             }
         }
+        router.on(.post, "/v1/submissions/:submissionId/amendments", signedIn: { request, context, user in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            let input = try await decode(CorrectionService.AmendmentInput.self, request)
+            return try JSONBody.response(
+                try await corrections.amend(id, input, user: user, runner: context.write(database, status: .created)), status: .created)
+        })
+        router.on(.post, "/v1/submissions/:submissionId/void", requires: .submissionsVoid) { request, context, access in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            let input = try await decode(CorrectionService.VoidInput.self, request)
+            let tokens = tokens
+            return try JSONBody.response(
+                try await corrections.void(
+                    id, input, access: access, stepUp: { try await StepUp.require(access.user, request: request, tokens: tokens) },
+                    runner: context.write(database, status: .ok)))
+        }
+        router.on(.get, "/v1/submissions/:submissionId/history", signedIn: { request, context, user in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            let includeViews = try request.query("includeViews", { Bool($0) }) ?? false
+            return try JSONBody.response(try await corrections.history(id, user: user, includeViews: includeViews))
+        })
     }
 
     private func filter(_ request: Request) throws -> AssignmentFilter {
@@ -120,7 +141,7 @@ struct DeliveryRoutes {
         SubmissionFilter(
             approvalStatus: try request.query("approvalStatus", ApprovalStatus.init), evaluationId: try request.query("evaluationId", { EvaluationID($0) }),
             assignmentId: try request.query("assignmentId", { AssignmentID($0) }), batchId: try request.query("batchId", { BatchID($0) }),
-            operatorId: try request.query("operatorId", { UserID($0) }), after: try request.query("after", { SubmissionID($0) }),
+            operatorId: try request.query("operatorId", { UserID($0) }), voided: try request.query("voided", { Bool($0) }), after: try request.query("after", { SubmissionID($0) }),
             limit: try request.pageLimit())
     }
 

@@ -91,6 +91,7 @@ struct DeliveryService: Sendable {
             guard submission.approvalStatus == .rejected || submission.approvalStatus == .changesRequested else {
                 throw Problem(.conflict, "only rejected or sent-back work is reworked; this submission is \(submission.approvalStatus.rawValue)")
             }
+            if let void = try await transaction.fetchCorrections(of: id).void { throw CorrectionService.voided(id, void) }
             let assignment = try await transaction.fetchAssignment(submission.assignmentId).orThrow(AssignmentService.notFound(submission.assignmentId))
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(assignment.id) was withdrawn") }
             let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id))
@@ -200,9 +201,7 @@ struct DeliveryService: Sendable {
             let snapshot = VersionSnapshot(
                 content: content, policy: assignment.policy, orgUnitId: assignment.orgUnitId,
                 assignment: .init(assignmentId: assignment.id, cohort: assignment.cohort, batchId: assignment.batchId))
-            let result = Scoring.score(
-                items: snapshot.scorableItems, answers: Dictionary(responses.map { ($0.itemId, $0.answer) }, uniquingKeysWith: { $1 }),
-                grades: [:], rule: content.evaluation.definition.grading)
+            let result = snapshot.score(responses, grades: [:])
             let submission = Submission(
                 id: .generate(at: now), tenantId: session.tenantId, orgUnitId: session.orgUnitId, sessionId: id, assignmentId: assignment.id,
                 evaluationId: assignment.evaluationId, evaluationVersion: assignment.evaluationVersion, kind: assignment.kind,
@@ -214,7 +213,8 @@ struct DeliveryService: Sendable {
             try await appendFinalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor, in: transaction)
             return Finalised(
                 view: SubmissionView(
-                    submission, snapshot: snapshot, responses: responses, result: result, level: SubmissionService.operatorLevel(snapshot, at: now)),
+                    submission, snapshot: snapshot, corrections: CorrectionChain(original: responses, amendments: [], void: nil), result: result,
+                    level: SubmissionService.operatorLevel(snapshot, at: now)),
                 created: true)
         }
     }
@@ -330,13 +330,7 @@ struct DeliveryService: Sendable {
         try await transaction.appendLedgerEvent(
             DeliveryEvents.submission("submission.finalised", submission, actor: actor, payload: payload, verification: verification))
         for finding in submission.result.findings {
-            try await transaction.appendLedgerEvent(
-                DeliveryEvents.submission(
-                    "finding.detected", submission, actor: actor,
-                    payload: [
-                        "itemId": .string(finding.itemId.rawValue), "questionId": .string(finding.questionId.rawValue),
-                        "optionId": .string(finding.optionId), "severity": .string(finding.severity.rawValue), "subjectIds": subjectIds,
-                    ]))
+            try await transaction.appendLedgerEvent(DeliveryEvents.finding("finding.detected", finding, of: submission, actor: actor))
         }
         if !submission.result.pendingItems.isEmpty {
             try await transaction.appendLedgerEvent(

@@ -61,6 +61,8 @@ struct SubmissionService: Sendable {
             guard submission.operatorId != access.user.userId else {
                 throw Problem(.forbidden, "you cannot grade your own work; another reviewer must")
             }
+            let before = try await Self.currentState(submission, snapshot, in: transaction)
+            if let void = before.corrections.void { throw CorrectionService.voided(id, void) }
             guard let item = submission.result.items.first(where: { $0.itemId == input.itemId }) else {
                 throw Problem(.validationFailed, "submission \(id) has no item \(input.itemId)", errors: [.init(pointer: "/itemId", detail: "unknown")])
             }
@@ -71,18 +73,15 @@ struct SubmissionService: Sendable {
                 throw Problem(
                     .validationFailed, "points must be from 0 to \(item.pointsPossible)", errors: [.init(pointer: "/points", detail: "out of range")])
             }
-            let before = try await Self.currentResult(submission, snapshot, in: transaction)
             try await transaction.insertGrade(
                 HumanGrade(pointsEarned: input.points, gradedBy: access.user.userId), item: input.itemId, note: input.note, of: submission, at: now)
-            let after = try await Self.currentResult(submission, snapshot, in: transaction)
+            let after = try await Self.currentState(submission, snapshot, in: transaction).result
             try await transaction.appendLedgerEvent(
                 DeliveryEvents.submission(
                     "submission.item.graded", submission, actor: access.actor,
                     payload: ["itemId": .string(input.itemId.rawValue), "points": .number(input.points)]))
-            if after != before {
-                var payload = DeliveryEvents.scores(after)
-                payload["previousOutcome"] = .string(before.outcome.rawValue)
-                try await transaction.appendLedgerEvent(DeliveryEvents.submission("submission.rescored", submission, actor: access.actor, payload: payload))
+            if let rescored = DeliveryEvents.rescored(submission, from: before.result, to: after, actor: access.actor) {
+                try await transaction.appendLedgerEvent(rescored)
             }
             return try await Self.view(submission, snapshot, level: snapshot.policy.disclosure.admin ?? .answerKey, in: transaction)
         }
@@ -94,11 +93,12 @@ struct SubmissionService: Sendable {
         return Page(items: items, nextCursor: items.count == filter.limit ? items.last?.id.rawValue : nil)
     }
 
-    /// The operator-facing listing: the caller's own work, approved only (seed 002 §1.3 query defaults).
+    /// The operator-facing listing: the caller's own work, approved and standing (seed 002 §1.3 query defaults).
     func mine(_ filter: SubmissionFilter, user: UserPrincipal) async throws -> Page<SubmissionSummary> {
         var filter = filter
         filter.operatorId = user.userId
         filter.approvalStatus = .approved
+        filter.voided = false
         let items = try await database.transaction(user.ownScope) { try await $0.listSubmissions(filter) }
         return Page(items: items, nextCursor: items.count == filter.limit ? items.last?.id.rawValue : nil)
     }
@@ -124,19 +124,24 @@ struct SubmissionService: Sendable {
         }
     }
 
-    /// The submission's result now: the finalised answers scored again with the latest human grades.
-    static func currentResult(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> ScoreResult {
-        let grades = try await transaction.latestGrades(of: submission.id)
-        guard !grades.isEmpty else { return submission.result }
-        let responses = try await transaction.listResponses(session: submission.sessionId)
-        return Scoring.score(
-            items: snapshot.scorableItems, answers: Dictionary(responses.map { ($0.itemId, $0.answer) }, uniquingKeysWith: { $1 }),
-            grades: grades, rule: snapshot.evaluation.definition.grading)
+    /// A submission as it stands now: its correction chain, and the result of the corrected answers with
+    /// the human grades that still stand. Nothing in the finalised record changes to get here.
+    struct CurrentState {
+        var corrections: CorrectionChain
+        var result: ScoreResult
+    }
+
+    static func currentState(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> CurrentState {
+        let (amendments, void) = try await transaction.fetchCorrections(of: submission.id)
+        let corrections = CorrectionChain(
+            original: try await transaction.listResponses(session: submission.sessionId), amendments: amendments, void: void)
+        let grades = corrections.standingGrades(try await transaction.latestGrades(of: submission.id))
+        guard !grades.isEmpty || !amendments.isEmpty else { return CurrentState(corrections: corrections, result: submission.result) }
+        return CurrentState(corrections: corrections, result: snapshot.score(corrections.current, grades: grades))
     }
 
     static func view(_ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction) async throws -> SubmissionView {
-        SubmissionView(
-            submission, snapshot: snapshot, responses: try await transaction.listResponses(session: submission.sessionId),
-            result: try await currentResult(submission, snapshot, in: transaction), level: level)
+        let state = try await currentState(submission, snapshot, in: transaction)
+        return SubmissionView(submission, snapshot: snapshot, corrections: state.corrections, result: state.result, level: level)
     }
 }

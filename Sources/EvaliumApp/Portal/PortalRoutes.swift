@@ -5,6 +5,7 @@ import Hummingbird
 /// Client-portal links: managed by people with `portal.links.manage`, opened by external viewers.
 struct PortalRoutes {
     let links: PortalLinkService
+    let submissions: PortalSubmissionService
     let database: Database
     let configuration: AppConfiguration
 
@@ -42,6 +43,13 @@ struct PortalRoutes {
             let scope = PortalScope(kind: kind, id: id)
             let entries = try await links.timeline(of: scope, for: link)
             return try JSONBody.response(Timeline(scope: scope, items: entries.map(LedgerEntryView.init)))
+        })
+        router.on(.get, "/v1/portal/submissions", portalLink: { _, _, link in
+            try JSONBody.response(try await submissions.list(for: link))
+        })
+        router.on(.get, "/v1/portal/submissions/:submissionId", portalLink: { request, context, link in
+            let id = try request.pathId("submissionId", context, as: SubmissionID.self)
+            return try JSONBody.response(try await submissions.glassBox(id, for: link), localizedFor: request)
         })
     }
 }

@@ -30,11 +30,13 @@ struct ReviewService: Sendable {
             return try await runner.run(access.scope) { transaction in
                 let (submission, snapshot) = try await transaction.fetchSubmission(id).orThrow(SubmissionService.notFound(id))
                 let status = try await transaction.lockApprovalStatus(of: id).orThrow(SubmissionService.notFound(id))
+                let state = try await SubmissionService.currentState(submission, snapshot, in: transaction)
+                if let void = state.corrections.void { throw CorrectionService.voided(id, void) }
                 guard let next = ReviewTransition.next(from: status, action) else {
                     throw Problem(.conflict, "a submission that is \(status.rawValue) cannot be \(Self.pastTense(action))")
                 }
                 if action == .approve {
-                    try await checkApprovable(submission, snapshot, reviewer: access.user.userId, in: transaction)
+                    try await checkApprovable(submission, snapshot, result: state.result, reviewer: access.user.userId, in: transaction)
                 }
                 try await transaction.recordReview(of: id, status: next, by: access.user.userId, at: now, note: note)
                 try await transaction.appendLedgerEvent(
@@ -68,9 +70,10 @@ struct ReviewService: Sendable {
 
     /// Approval needs completed, fully graded work, and under four-eyes a reviewer who is neither the
     /// author of the work nor, for people, its subject.
-    private func checkApprovable(_ submission: Submission, _ snapshot: VersionSnapshot, reviewer: UserID, in transaction: Transaction) async throws {
+    private func checkApprovable(
+        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, reviewer: UserID, in transaction: Transaction
+    ) async throws {
         guard submission.lifecycleStatus == .completed else { throw Problem(.conflict, "an incomplete submission cannot be approved") }
-        let result = try await SubmissionService.currentResult(submission, snapshot, in: transaction)
         guard result.pendingItems.isEmpty else {
             throw Problem(.conflict, "\(result.pendingItems.count) item(s) still await a grader; grade them before approving")
         }

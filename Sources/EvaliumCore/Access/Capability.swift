@@ -9,6 +9,8 @@ public enum Capability: String, CaseIterable, Codable, Sendable, Comparable {
     case submissionsReview = "submissions.review"
     case submissionsApprove = "submissions.approve"
     case submissionsReject = "submissions.reject"
+    case submissionsAmend = "submissions.amend"
+    case submissionsVoid = "submissions.void"
     case evidenceManage = "evidence.manage"
     case subjectsManage = "subjects.manage"
     case reportingRead = "reporting.read"
@@ -27,6 +29,8 @@ public enum Capability: String, CaseIterable, Codable, Sendable, Comparable {
         case .submissionsReview: "see submissions awaiting review and request changes"
         case .submissionsApprove: "approve submissions"
         case .submissionsReject: "reject submissions"
+        case .submissionsAmend: "correct recorded work by appending amendments"
+        case .submissionsVoid: "void submissions, with a step-up proof where the work's policy asks for one"
         case .evidenceManage: "upload, attach and retire evidence"
         case .subjectsManage: "create and import subjects: people, assets and locations"
         case .reportingRead: "read reports, findings and exports"
@@ -69,7 +73,7 @@ public enum BuiltInRole: String, CaseIterable, Sendable {
         case .author: [.authoringManage]
         case .assigner: [.assignmentsManage, .subjectsManage]
         case .inspector: [.sessionsExecute, .evidenceManage]
-        case .reviewer: [.submissionsReview, .submissionsApprove, .submissionsReject]
+        case .reviewer: [.submissionsReview, .submissionsApprove, .submissionsReject, .submissionsAmend]
         case .analyst: [.reportingRead, .ledgerRead]
         }
     }

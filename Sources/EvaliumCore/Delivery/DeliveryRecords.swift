@@ -143,6 +143,9 @@ public struct RecordedResponse: Codable, Hashable, Sendable {
     public var clientTimestamp: Date?
     public var context: JSONValue?
     public var recordedAt: Date
+    /// Set in a submission's current state when an amendment changed this item: the latest one.
+    public var amendmentId: AmendmentID?
+    public var amendedAt: Date?
 
     public init(
         itemId: ItemID, questionId: QuestionID, answer: Answer, comment: String?, complete: Bool, missing: [String],

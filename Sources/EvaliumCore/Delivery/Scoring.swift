@@ -92,10 +92,13 @@ public struct ScorableItem: Sendable, Hashable {
 public struct HumanGrade: Codable, Hashable, Sendable {
     public var pointsEarned: Double
     public var gradedBy: UserID
+    /// When the grade was given; a grade older than an amendment of its item no longer counts.
+    public var gradedAt: Date?
 
-    public init(pointsEarned: Double, gradedBy: UserID) {
+    public init(pointsEarned: Double, gradedBy: UserID, gradedAt: Date? = nil) {
         self.pointsEarned = pointsEarned
         self.gradedBy = gradedBy
+        self.gradedAt = gradedAt
     }
 }
 

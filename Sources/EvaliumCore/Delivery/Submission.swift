@@ -69,6 +69,13 @@ public struct VersionSnapshot: Codable, Hashable, Sendable {
 
     public var content: AssignmentContent { AssignmentContent(evaluation: evaluation, questions: questions) }
 
+    /// `responses` scored against this snapshot's answer keys and grading rule, with `grades` for the items a person graded.
+    public func score(_ responses: [RecordedResponse], grades: [ItemID: HumanGrade]) -> ScoreResult {
+        Scoring.score(
+            items: scorableItems, answers: Dictionary(responses.map { ($0.itemId, $0.answer) }, uniquingKeysWith: { $1 }), grades: grades,
+            rule: evaluation.definition.grading)
+    }
+
     /// The form exactly as the operator was shown it.
     public var form: OperatorForm { content.form }
 
@@ -163,12 +170,16 @@ public struct SubmissionSummary: Codable, Hashable, Sendable {
     public var findingsCount: Int
     public var submittedAt: Date
     public var replaces: SubmissionID?
+    public var voided: Bool
+    public var amendmentCount: Int
 
     public init(
         id: SubmissionID, orgUnitId: OrgUnitID, assignmentId: AssignmentID, evaluationId: EvaluationID, evaluationVersion: Int,
         kind: EvaluationKind, operatorId: UserID, batchId: BatchID?, cohort: String?, outcome: Outcome, approvalStatus: ApprovalStatus,
-        findingsCount: Int, submittedAt: Date, replaces: SubmissionID?
+        findingsCount: Int, submittedAt: Date, replaces: SubmissionID?, voided: Bool, amendmentCount: Int
     ) {
+        self.voided = voided
+        self.amendmentCount = amendmentCount
         self.id = id
         self.orgUnitId = orgUnitId
         self.assignmentId = assignmentId

@@ -22,6 +22,10 @@ public struct SubmissionView: Codable, Hashable, Sendable {
     public var submittedAt: Date
     public var snapshotHash: String
     public var replaces: SubmissionID?
+    /// How many amendments the current state below applies; its history lists them.
+    public var amendmentCount: Int
+    /// Set once the submission is voided: it no longer stands, and stays in the record.
+    public var void: SubmissionVoid?
     public var disclosure: FeedbackLevel
     public var outcome: Outcome?
     public var score: Score?
@@ -29,6 +33,7 @@ public struct SubmissionView: Codable, Hashable, Sendable {
     public var findings: [Finding]?
     public var answerKeys: [KeyedItem]?
     public var form: OperatorForm
+    /// The current state: the recorded responses with every amendment applied.
     public var responses: [RecordedResponse]
 
     public struct Score: Codable, Hashable, Sendable {
@@ -44,8 +49,8 @@ public struct SubmissionView: Codable, Hashable, Sendable {
         public var explanation: LocalizedText?
     }
 
-    /// `result` is the current result: the finalised one, re-scored with any human grades since.
-    public init(_ submission: Submission, snapshot: VersionSnapshot, responses: [RecordedResponse], result: ScoreResult, level: FeedbackLevel) {
+    /// `result` is the current result: the corrected responses scored with the human grades that still stand.
+    public init(_ submission: Submission, snapshot: VersionSnapshot, corrections: CorrectionChain, result: ScoreResult, level: FeedbackLevel) {
         id = submission.id
         orgUnitId = submission.orgUnitId
         sessionId = submission.sessionId
@@ -63,9 +68,11 @@ public struct SubmissionView: Codable, Hashable, Sendable {
         submittedAt = submission.submittedAt
         snapshotHash = submission.snapshotHash
         replaces = submission.replaces
+        amendmentCount = corrections.amendments.count
+        void = corrections.void
         disclosure = level
         form = snapshot.form
-        self.responses = responses
+        responses = corrections.current
         if level >= .outcome { outcome = result.outcome }
         if level >= .score {
             score = Score(rawScore: result.rawScore, maxScore: result.maxScore, scaledScore: result.scaledScore, passed: result.passed)

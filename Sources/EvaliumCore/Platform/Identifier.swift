@@ -258,3 +258,10 @@ public struct SubmissionID: PrefixedIdentifier {
     public let rawValue: String
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
+
+/// One amendment of a submission: an appended correction, never an edit (seed 001 §11).
+public struct AmendmentID: PrefixedIdentifier {
+    public static let prefix = "amd"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

@@ -327,12 +327,13 @@ extension Transaction {
     public func latestGrades(of submission: SubmissionID) async throws -> [ItemID: HumanGrade] {
         let rows = try await run(
             """
-            SELECT DISTINCT ON (item_id) item_id, points, graded_by FROM submission_grades
+            SELECT DISTINCT ON (item_id) item_id, points, graded_by, graded_at FROM submission_grades
             WHERE submission_id = \(submission.rawValue) ORDER BY item_id, id DESC
             """)
         var grades: [ItemID: HumanGrade] = [:]
-        for try await (item, points, gradedBy) in rows.decode((String, Double, String).self) {
-            grades[ItemID(unchecked: item)] = HumanGrade(pointsEarned: points, gradedBy: UserID(unchecked: gradedBy))
+        for try await (item, points, gradedBy, gradedAt) in rows.decode((String, Double, String, Date).self) {
+            grades[ItemID(unchecked: item)] = HumanGrade(
+                pointsEarned: points, gradedBy: UserID(unchecked: gradedBy), gradedAt: gradedAt.roundedToMilliseconds())
         }
         return grades
     }
@@ -345,15 +346,18 @@ public struct SubmissionFilter: Sendable {
     public var assignmentId: AssignmentID?
     public var batchId: BatchID?
     public var operatorId: UserID?
-    /// The review queue: oldest first, and under four-eyes not the reader's own work.
+    /// true: only voided submissions; false: only standing ones; nil: both.
+    public var voided: Bool?
+    /// The review queue: oldest first, standing, and under four-eyes not the reader's own work.
     public var queueFor: UserID?
     public var after: SubmissionID?
     public var limit: Int
 
     public init(
         approvalStatus: ApprovalStatus? = nil, evaluationId: EvaluationID? = nil, assignmentId: AssignmentID? = nil, batchId: BatchID? = nil,
-        operatorId: UserID? = nil, queueFor: UserID? = nil, after: SubmissionID? = nil, limit: Int
+        operatorId: UserID? = nil, voided: Bool? = nil, queueFor: UserID? = nil, after: SubmissionID? = nil, limit: Int
     ) {
+        self.voided = voided
         self.approvalStatus = approvalStatus
         self.evaluationId = evaluationId
         self.assignmentId = assignmentId
@@ -372,15 +376,18 @@ extension Transaction {
         let rows = try await run(
             """
             SELECT s.id, s.org_unit_id, s.assignment_id, s.evaluation_id, s.evaluation_version, s.kind, s.operator_id, s.batch_id, s.cohort,
-                   s.outcome, s.approval_status, jsonb_array_length(s.result->'findings'), s.submitted_at, s.replaces
-            FROM submissions s
-            WHERE (\(filter.approvalStatus?.rawValue)::text IS NULL OR s.approval_status = \(filter.approvalStatus?.rawValue))
+                   s.outcome, s.approval_status, jsonb_array_length(s.result->'findings'), s.submitted_at, s.replaces,
+                   v.submission_id IS NOT NULL,
+                   (SELECT count(*) FROM submission_amendments a WHERE a.submission_id = s.id)::int
+            FROM submissions s LEFT JOIN submission_voids v ON v.submission_id = s.id
+            WHERE (\(filter.voided)::boolean IS NULL OR (v.submission_id IS NOT NULL) = \(filter.voided))
+              AND (\(filter.approvalStatus?.rawValue)::text IS NULL OR s.approval_status = \(filter.approvalStatus?.rawValue))
               AND (\(filter.evaluationId?.rawValue)::text IS NULL OR s.evaluation_id = \(filter.evaluationId?.rawValue))
               AND (\(filter.assignmentId?.rawValue)::text IS NULL OR s.assignment_id = \(filter.assignmentId?.rawValue))
               AND (\(filter.batchId?.rawValue)::text IS NULL OR s.batch_id = \(filter.batchId?.rawValue))
               AND (\(filter.operatorId?.rawValue)::text IS NULL OR s.operator_id = \(filter.operatorId?.rawValue))
               AND (\(filter.queueFor?.rawValue)::text IS NULL
-                   OR (s.approval_status = 'pending_review'
+                   OR (s.approval_status = 'pending_review' AND v.submission_id IS NULL
                        AND NOT (s.operator_id = \(filter.queueFor?.rawValue) AND s.snapshot->'policy'->>'reviewPolicy' = 'four_eyes')))
               AND (\(filter.after?.rawValue)::text IS NULL OR s.id > \(filter.after?.rawValue))
             ORDER BY \(unescaped: order)
@@ -399,7 +406,8 @@ extension Transaction {
                     operatorId: UserID(unchecked: try text(6)), batchId: try optional(7).map(BatchID.init(unchecked:)), cohort: try optional(8),
                     outcome: try storedEnum(Outcome.self, try text(9)), approvalStatus: try storedEnum(ApprovalStatus.self, try text(10)),
                     findingsCount: try cells[11].decode(Int.self), submittedAt: try cells[12].decode(Date.self).roundedToMilliseconds(),
-                    replaces: try optional(13).map(SubmissionID.init(unchecked:))))
+                    replaces: try optional(13).map(SubmissionID.init(unchecked:)), voided: try cells[14].decode(Bool.self),
+                    amendmentCount: try cells[15].decode(Int.self)))
         }
         return result
     }

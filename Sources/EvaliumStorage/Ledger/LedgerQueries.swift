@@ -41,7 +41,8 @@ extension Transaction {
 
     /// Events visible in this scope, oldest first, optionally for one aggregate, after a cursor.
     public func listLedgerEntries(
-        aggregateType: String? = nil, aggregateId: String? = nil, after cursor: LedgerCursor? = nil, limit: Int
+        aggregateType: String? = nil, aggregateId: String? = nil, excluding excludedTypes: [String] = [], after cursor: LedgerCursor? = nil,
+        limit: Int
     ) async throws -> [LedgerEntry] {
         let rows = try await run(
             """
@@ -49,6 +50,7 @@ extension Transaction {
             FROM ledger_events e LEFT JOIN ledger_seals s ON s.event_id = e.id
             WHERE (\(aggregateType)::text IS NULL OR e.aggregate_type = \(aggregateType))
               AND (\(aggregateId)::text IS NULL OR e.aggregate_id = \(aggregateId))
+              AND NOT (e.event_type = ANY(\(excludedTypes)::text[]))
               AND (\(cursor?.eventId.rawValue)::text IS NULL
                    OR (e.occurred_at, e.id) > (\(cursor.map { MillisecondTimestamp($0.occurredAt) }), \(cursor?.eventId.rawValue)))
             ORDER BY e.occurred_at, e.id

@@ -23,8 +23,9 @@ public struct Transaction: Sendable {
         return tenantId
     }
 
-    /// Sets the row-level security scope (tenant, org units, and the signed-in person as `app.user_id`,
-    /// which lets people reach their own work outside their org scope) and, in the same round trip, asks
+    /// Sets the row-level security scope (tenant, org units, the signed-in person as `app.user_id`, which
+    /// lets people reach their own work outside their org scope, and a portal link as `app.link_id`, which
+    /// narrows a client's view to the link's one record) and, in the same round trip, asks
     /// the database whether the session behind the work is still live.
     func applyScope(_ scope: Scope) async throws {
         let tenant = scope.tenantId?.rawValue ?? ""
@@ -42,10 +43,11 @@ public struct Transaction: Sendable {
                    set_config('app.org_unit_ids', \(orgUnits), true),
                    set_config('app.org_scope_all', \(orgScopeAll), true),
                    set_config('app.user_id', \(kind == "user" ? principal ?? "" : ""), true),
+                   set_config('app.link_id', \(kind == "link" ? principal ?? "" : ""), true),
                    CASE WHEN \(kind)::text IS NULL THEN NULL
                         ELSE auth_principal_state(\(tenant), \(kind)::text, \(principal)::text, \(session)::text, \(authzVersion)::integer) END
             """)
-        for try await (_, _, _, _, state) in rows.decode((String, String, String, String, String?).self) {
+        for try await (_, _, _, _, _, state) in rows.decode((String, String, String, String, String, String?).self) {
             switch state {
             case nil, "live": return
             case "stale": throw StorageError.accessOutOfDate

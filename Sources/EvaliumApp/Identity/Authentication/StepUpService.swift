@@ -105,7 +105,9 @@ struct StepUpService: Sendable {
 enum StepUp {
     static let header = "Evalium-Step-Up"
 
-    static func require(_ user: UserPrincipal, request: Request, tokens: TokenIssuer) async throws {
+    /// The proof's record for the ledger: the method and the proof's id, never the code.
+    @discardableResult
+    static func require(_ user: UserPrincipal, request: Request, tokens: TokenIssuer) async throws -> StepUpRecord {
         guard let proof = request.headers[HTTPField.Name(header)!] else {
             throw Problem(.stepUpRequired, "this action needs a step-up proof: POST /v1/auth/step-up with a current code, then send it in \(header)")
         }
@@ -118,5 +120,7 @@ enum StepUp {
         guard claims.sub == user.userId.rawValue, claims.sid == user.sessionId, claims.tid == user.tenantId else {
             throw Problem(.stepUpRequired, "the step-up proof belongs to another person or session")
         }
+        let method = (claims.amr ?? []).contains(.otp) ? "totp" : "unknown"
+        return StepUpRecord(method: method, proofId: claims.jti, verifiedAt: Date(timeIntervalSince1970: TimeInterval(claims.authTime ?? claims.iat)))
     }
 }

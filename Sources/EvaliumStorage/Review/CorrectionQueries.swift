@@ -1,0 +1,60 @@
+import EvaliumCore
+import Foundation
+import PostgresNIO
+
+extension Transaction {
+    /// A submission's amendments in sequence order and its void, if it has one.
+    public func fetchCorrections(of submission: SubmissionID) async throws -> (amendments: [Amendment], void: SubmissionVoid?) {
+        let amendmentRows = try await run(
+            """
+            SELECT id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments
+            WHERE submission_id = \(submission.rawValue) ORDER BY sequence
+            """)
+        var amendments: [Amendment] = []
+        for try await (id, sequence, reason, changes, amendedBy, amendedAt) in amendmentRows.decode((String, Int, String, String, String, Date).self) {
+            amendments.append(
+                Amendment(
+                    id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
+                    changes: try storedValue([ItemCorrection].self, changes), amendedBy: UserID(unchecked: amendedBy),
+                    amendedAt: amendedAt.roundedToMilliseconds()))
+        }
+        let voidRows = try await run(
+            "SELECT reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = \(submission.rawValue)")
+        var void: SubmissionVoid?
+        for try await (reason, voidedBy, voidedAt, stepUp) in voidRows.decode((String, String, Date, String?).self) {
+            void = SubmissionVoid(
+                submissionId: submission, reason: reason, voidedBy: UserID(unchecked: voidedBy), voidedAt: voidedAt.roundedToMilliseconds(),
+                stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
+        }
+        return (amendments, void)
+    }
+
+    /// Appends an amendment. Callers hold the submission's row (`lockApprovalStatus`), so its sequence is free.
+    public func insertAmendment(_ amendment: Amendment, of submission: Submission) async throws {
+        try await run(
+            """
+            INSERT INTO submission_amendments (id, tenant_id, org_unit_id, submission_id, sequence, reason, changes, content_hash,
+                                               amended_by, amended_at)
+            VALUES (\(amendment.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.id.rawValue),
+                    \(amendment.sequence), \(amendment.reason), \(try storedJSON(amendment.changes))::jsonb, \(try amendment.contentHash),
+                    \(amendment.amendedBy.rawValue), \(MillisecondTimestamp(amendment.amendedAt)))
+            """)
+    }
+
+    public func insertVoid(_ void: SubmissionVoid, of submission: Submission) async throws {
+        try await run(
+            """
+            INSERT INTO submission_voids (submission_id, tenant_id, org_unit_id, reason, voided_by, voided_at, step_up)
+            VALUES (\(submission.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(void.reason),
+                    \(void.voidedBy.rawValue), \(MillisecondTimestamp(void.voidedAt)), \(try void.stepUp.map(storedJSON))::jsonb)
+            """)
+    }
+
+    /// The submissions that are rework of `submission`, oldest first.
+    public func replacements(of submission: SubmissionID) async throws -> [SubmissionID] {
+        let rows = try await run("SELECT id FROM submissions WHERE replaces = \(submission.rawValue) ORDER BY submitted_at, id")
+        var ids: [SubmissionID] = []
+        for try await id in rows.decode(String.self) { ids.append(SubmissionID(unchecked: id)) }
+        return ids
+    }
+}
