@@ -1,6 +1,7 @@
 import EvaliumCore
 import EvaliumStorage
 import Hummingbird
+import NIOCore
 import Logging
 import ServiceLifecycle
 
@@ -68,7 +69,8 @@ public struct EvaliumServer: Sendable {
 
     /// The HTTP application with its services: the connection pool, and (unless switched off) the
     /// ledger sealer and the idempotency-key purger.
-    public func buildApplication() -> some ApplicationProtocol {
+    /// `onServerRunning` hears of the bound channel, so a caller that asked for port 0 learns the real one.
+    public func buildApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = [database.service, MailDeliveryService(outbox: outbox, mailer: mailer, logger: logger)]
         if configuration.runBackgroundWorkers {
             services.append(
@@ -81,6 +83,7 @@ public struct EvaliumServer: Sendable {
             router: buildRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "evalium"),
             services: services,
+            onServerRunning: onServerRunning,
             logger: logger)
     }
 }

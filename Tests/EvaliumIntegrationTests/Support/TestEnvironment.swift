@@ -46,13 +46,15 @@ enum TestEnvironment {
         return try await database.whileRunning { try await body(database) }
     }
 
-    /// Runs `body` against the real server over loopback HTTP (AsyncHTTPClient, many connections).
-    /// Mail goes to a fresh folder (`TestMailbox`) that the body can read.
+    /// Runs `body` against the real server over loopback HTTP (`LoopbackServer`: AsyncHTTPClient, many
+    /// connections). Mail goes to a fresh folder (`TestMailbox`) that the body can read.
     static func withServer<Result: Sendable>(
         configure: (inout AppConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
     ) async throws -> Result {
         var configuration = configuration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
         configure(&configuration)
         let database = Database(endpoint: application, maximumConnections: 3, logger: logger)
         let mailbox = TestMailbox()
@@ -60,7 +62,7 @@ enum TestEnvironment {
             configuration: configuration, database: database, migrations: try Migration.bundled(),
             mailer: FolderMailer(folder: mailbox.folder, from: "tests@evalium.local", logger: logger), logger: logger)
         defer { mailbox.remove() }
-        return try await server.buildApplication().test(.ahc(.http)) { client in try await body(client, server) }
+        return try await LoopbackServer.run(server, logger: logger) { client in try await body(client, server) }
     }
 
     /// SQL as an attacker or administrator, outside the transaction manager.
