@@ -64,6 +64,13 @@ public struct EvaliumServer: Sendable {
             submissions: PortalSubmissionService(database: database), database: database,
             configuration: configuration
         ).register(on: router)
+        let evidence = configuration.evidence
+        EvidenceRoutes(
+            evidence: EvidenceService(
+                database: database, store: FolderEvidenceStore(hot: evidence.hotFolder, cold: evidence.coldFolder),
+                urls: SignedEvidenceURL(keys: auth.keys, publicURL: evidence.publicURL), settings: evidence),
+            database: database, configuration: configuration
+        ).register(on: router)
         return router
     }
 

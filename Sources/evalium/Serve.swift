@@ -50,6 +50,8 @@ struct Serve: AsyncParsableCommand {
         configuration.platformTokenHash = token.map(AppConfiguration.hashToken)
         let base = "http://\(host):\(port)"
         try configureAuthentication(&configuration.auth, publicURL: environment["EVALIUM_PUBLIC_URL"] ?? base, say: say)
+        configureEvidence(&configuration.evidence, publicURL: environment["EVALIUM_PUBLIC_URL"] ?? base)
+        say("evidence: \(configuration.evidence.hotFolder.path) (hot), \(configuration.evidence.coldFolder.path) (cold)")
         let mailer = try MailerChoice.make(dataRoot: database.dataRoot, logger: logger)
         say("mail: delivered to \(mailer.destination)")
 
@@ -124,6 +126,17 @@ struct Serve: AsyncParsableCommand {
         try Data(created.tenant.id.rawValue.utf8).write(to: file, options: .atomic)
         guard let link = created.adminSignInLink else { throw Problem(.internalError, "the demo administrator got no sign-in link") }
         return DemoSignIn(tenantId: created.tenant.id, link: link)
+    }
+
+    /// The evidence folders (EVALIUM_EVIDENCE_DIR, else the data folder's `evidence`), the upload limit and
+    /// the address signed upload and download URLs point at.
+    private func configureEvidence(_ evidence: inout EvidenceSettings, publicURL: String) {
+        let environment = ProcessInfo.processInfo.environment
+        let root = environment["EVALIUM_EVIDENCE_DIR"].map { URL(fileURLWithPath: $0) } ?? database.dataRoot.appendingPathComponent("evidence")
+        evidence.hotFolder = root.appendingPathComponent("hot")
+        evidence.coldFolder = environment["EVALIUM_EVIDENCE_COLD_DIR"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("cold")
+        evidence.publicURL = publicURL
+        if let bytes = environment["EVALIUM_MAX_UPLOAD_BYTES"].flatMap(Int64.init), bytes > 0 { evidence.maxUploadBytes = bytes }
     }
 
     /// Keys, token lifetimes and link addresses from the environment; keys default to a file in the

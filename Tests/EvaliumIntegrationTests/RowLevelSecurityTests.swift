@@ -59,7 +59,7 @@ struct RowLevelSecurityTests {
         "taxonomies", "tags", "questions", "question_versions", "evaluations", "evaluation_versions", "evaluation_version_items",
         "subjects", "subject_users", "assets", "subject_imports", "assignments", "assignment_subjects", "delivery_sessions",
         "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
-        "submission_amendments", "submission_voids",
+        "submission_amendments", "submission_voids", "media_assets", "submission_item_assets", "evidence_decisions",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -320,6 +320,18 @@ struct RowLevelSecurityTests {
                 of: submission)
             try await transaction.insertVoid(
                 SubmissionVoid(submissionId: submission.id, reason: "wrong site", voidedBy: person.id, voidedAt: now, stepUp: nil), of: submission)
+            let asset = MediaAsset(
+                id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, ownerUserId: person.id, status: .verified,
+                declaration: AssetDeclaration(contentType: "image/jpeg", byteSize: 1, sha256: String(repeating: "a", count: 64)),
+                storageKey: "sha256/aa/aa/" + String(repeating: "a", count: 64), storageTier: .hot, receivedBytes: 1, failureReason: nil,
+                createdAt: now, verifiedAt: now)
+            try await transaction.insertAsset(asset)
+            try await transaction.insertAttachment(
+                Attachment(
+                    assetId: asset.id, sessionId: session.id, itemId: item, role: .primary, attachedBy: person.id, attachedAt: now,
+                    contentType: asset.contentType, byteSize: 1, sha256: asset.sha256),
+                tenant: tenant.tenant.id, orgUnit: unit)
+            try await transaction.insertEvidenceDecision(.approved, of: asset, note: nil, by: person.id, at: now)
         }
     }
 

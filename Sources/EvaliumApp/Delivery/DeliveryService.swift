@@ -134,7 +134,8 @@ struct DeliveryService: Sendable {
                 throw Problem(.validationFailed, "the answer does not fit this \(item.kind.rawValue) item",
                               errors: problems.map { .init(pointer: "/answer", detail: $0) })
             }
-            let missing = CaptureRules.missing(input.answer, comment: input.comment, attachedEvidence: 0, for: item)
+            let attached = try await transaction.listAttachments(session: id, item: itemId).count
+            let missing = CaptureRules.missing(input.answer, comment: input.comment, attachedEvidence: attached, for: item)
             let response = RecordedResponse(
                 itemId: itemId, questionId: item.questionId, answer: input.answer, comment: input.comment, complete: missing.isEmpty,
                 missing: missing, clientTimestamp: input.clientTimestamp, context: input.context, recordedAt: now)

@@ -21,6 +21,8 @@ public struct AppConfiguration: Sendable {
     public var sealerBatchSize = 1000
     /// Sign-in, tokens and their limits.
     public var auth = AuthSettings()
+    /// Where evidence bytes are kept and how uploads and downloads are signed.
+    public var evidence = EvidenceSettings()
 
     public init() {}
 
@@ -61,4 +63,19 @@ public struct RateLimit: Sendable {
         self.limit = limit
         self.window = window
     }
+}
+
+/// The evidence store and its signed upload and download addresses.
+public struct EvidenceSettings: Sendable {
+    /// The local folder store (the zero-setup default): recent evidence, and evidence moved to the cold tier.
+    public var hotFolder = URL(fileURLWithPath: ".evalium/evidence/hot")
+    public var coldFolder = URL(fileURLWithPath: ".evalium/evidence/cold")
+    /// Largest file accepted, in bytes; an upload is refused as soon as it passes this or its declared size.
+    public var maxUploadBytes: Int64 = 2 << 30
+    /// The address clients reach this server at, for the upload and download URLs it signs.
+    public var publicURL = "http://127.0.0.1:8080"
+    public var uploadURLLifetime: Duration = .seconds(15 * 60)
+    public var downloadURLLifetime: Duration = .seconds(5 * 60)
+
+    public init() {}
 }

@@ -33,7 +33,14 @@ struct CorrectionService: Sendable {
         var amendments: [AmendmentRecord]
         var void: SubmissionVoid?
         var current: [RecordedResponse]
+        /// The evidence attached to the work, with its hash, who attached it when, and the latest decision.
+        var evidence: [AttachedEvidence]
         var timeline: [LedgerEntryView]
+    }
+
+    struct AttachedEvidence: Encodable, Sendable {
+        var attachment: Attachment
+        var decision: EvidenceDecision
     }
 
     static let maximumChanges = 200
@@ -144,10 +151,14 @@ struct CorrectionService: Sendable {
         let state = try await SubmissionService.currentState(submission, snapshot, in: transaction)
         let timeline = try await transaction.listLedgerEntries(
             aggregateType: "submission", aggregateId: submission.id.rawValue, excluding: includeViews ? [] : viewEvents, limit: 1000)
+        var evidence: [AttachedEvidence] = []
+        for attachment in try await transaction.listAttachments(session: submission.sessionId) {
+            evidence.append(AttachedEvidence(attachment: attachment, decision: try await transaction.latestEvidenceDecision(of: attachment.assetId)))
+        }
         return History(
             submissionId: submission.id, approvalStatus: submission.approvalStatus, replaces: submission.replaces,
             replacedBy: try await transaction.replacements(of: submission.id), original: state.corrections.original,
-            amendments: state.corrections.history, void: state.corrections.void, current: state.corrections.current,
+            amendments: state.corrections.history, void: state.corrections.void, current: state.corrections.current, evidence: evidence,
             timeline: timeline.map(LedgerEntryView.init))
     }
 

@@ -76,4 +76,17 @@ public struct LedgerChainHead: Sendable, Equatable {
 
 extension Array where Element == UInt8 {
     public var hexString: String { map { String(format: "%02x", $0) }.joined() }
+
+    /// The bytes of an even-length hexadecimal string; nil when it is not one.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count.isMultiple(of: 2) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        self = bytes
+    }
 }

@@ -265,3 +265,10 @@ public struct AmendmentID: PrefixedIdentifier {
     public let rawValue: String
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
+
+/// A media asset: a file of evidence, its declared hash and its lifecycle.
+public struct AssetID: PrefixedIdentifier {
+    public static let prefix = "ast"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}

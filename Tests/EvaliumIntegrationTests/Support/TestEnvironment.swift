@@ -36,6 +36,10 @@ enum TestEnvironment {
         configuration.maxRequestBodyBytes = 64 * 1024
         // Every test comes from 127.0.0.1: the per-address limit is tested on its own.
         configuration.auth.magicLinksPerClientAddress = RateLimit(limit: 100_000, window: .seconds(60))
+        let evidence = FileManager.default.temporaryDirectory.appendingPathComponent("evalium-test-evidence")
+        configuration.evidence.hotFolder = evidence.appendingPathComponent("hot")
+        configuration.evidence.coldFolder = evidence.appendingPathComponent("cold")
+        configuration.evidence.maxUploadBytes = 4 << 20
         return configuration
     }
 

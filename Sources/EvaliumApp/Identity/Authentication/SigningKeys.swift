@@ -71,6 +71,13 @@ public struct SigningKeys: Sendable, Codable {
     func open(_ sealed: [UInt8]) throws -> [UInt8] {
         Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: SymmetricKey(data: Base64URL.decode(sealingKey) ?? [])))
     }
+
+    /// A key for one purpose, derived from the sealing key (HKDF-SHA256), so the key file stays one secret
+    /// while a key leaked from one use opens nothing of another.
+    func derivedKey(for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Base64URL.decode(sealingKey) ?? []), info: Array(purpose.utf8), outputByteCount: 32)
+    }
 }
 
 public struct KeyFileError: Error, CustomStringConvertible {

@@ -1,0 +1,143 @@
+import Crypto
+import EvaliumCore
+import Foundation
+import Hummingbird
+import NIOCore
+import _NIOFileSystem
+
+/// Where evidence bytes live (seed 001 §14.3): the database keeps metadata and references, the store keeps
+/// bytes. An upload is staged first and promoted to its content address (`sha256/ab/cd/<hash>`) only once
+/// its bytes are known to match their declaration, so nothing unverified is ever at a content address.
+protocol EvidenceStore: Sendable {
+    /// Streams `bytes` into the staging place of `upload`, counting and hashing them on the way, and
+    /// refuses (`EvidenceStoreError.tooLarge`) the moment they pass `limit`, before writing more.
+    func stage<Bytes: AsyncSequence & Sendable>(_ bytes: Bytes, upload: AssetID, limit: Int64) async throws -> StoredBytes
+    where Bytes.Element == ByteBuffer
+
+    /// Size and SHA-256 of the bytes staged for `upload`, read back from the store; nil when none are.
+    func inspectStaged(_ upload: AssetID) async throws -> StoredBytes?
+
+    /// Moves the staged bytes of `upload` to the content address of `sha256` in `tier`; returns its key.
+    func promote(_ upload: AssetID, sha256: String, tier: StorageTier) async throws -> String
+
+    func discardStaged(_ upload: AssetID) async
+
+    /// The bytes at `key` in `tier`, in chunks; nil when nothing is stored there.
+    func read(key: String, tier: StorageTier) async throws -> ResponseBody?
+
+    /// Size and SHA-256 of what is stored at `key` in `tier`, read back from the store.
+    func inspect(key: String, tier: StorageTier) async throws -> StoredBytes?
+
+    /// Copies the bytes at `key` from one tier to the other and removes the source.
+    func move(key: String, from source: StorageTier, to destination: StorageTier) async throws
+}
+
+struct StoredBytes: Sendable, Equatable {
+    var count: Int64
+    var sha256: String
+}
+
+enum EvidenceStoreError: Error, Equatable {
+    case tooLarge(limit: Int64)
+    case unavailable(String)
+}
+
+/// The zero-setup store: two local folders, hot and cold. Writes go to a staging file and are renamed
+/// into place, so a reader never sees a half-written file at a content address.
+struct FolderEvidenceStore: EvidenceStore {
+    let hot: URL
+    let cold: URL
+    let chunk = 128 * 1024
+
+    func stage<Bytes: AsyncSequence & Sendable>(_ bytes: Bytes, upload: AssetID, limit: Int64) async throws -> StoredBytes
+    where Bytes.Element == ByteBuffer {
+        let file = stagingFile(upload)
+        try await FileSystem.shared.createDirectory(at: FilePath(file.deletingLastPathComponent().path), withIntermediateDirectories: true)
+        var hasher = SHA256()
+        var count: Int64 = 0
+        do {
+            try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(file.path), options: .newFile(replaceExisting: true)) { handle in
+                try await handle.withBufferedWriter { writer in
+                    for try await buffer in bytes {
+                        count += Int64(buffer.readableBytes)
+                        if count > limit { throw EvidenceStoreError.tooLarge(limit: limit) }
+                        buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                        try await writer.write(contentsOf: buffer)
+                    }
+                }
+            }
+        } catch {
+            await discardStaged(upload)
+            throw error
+        }
+        return StoredBytes(count: count, sha256: Array(hasher.finalize()).hexString)
+    }
+
+    func inspectStaged(_ upload: AssetID) async throws -> StoredBytes? {
+        try await hash(FilePath(stagingFile(upload).path))
+    }
+
+    func promote(_ upload: AssetID, sha256: String, tier: StorageTier) async throws -> String {
+        let key = Self.contentKey(sha256)
+        let destination = folder(tier).appendingPathComponent(key)
+        try await FileSystem.shared.createDirectory(
+            at: FilePath(destination.deletingLastPathComponent().path), withIntermediateDirectories: true)
+        // rename(2) replaces any copy already there atomically: content addressing means it holds the same
+        // bytes, so two uploads of one file promoted at once both succeed and a reader never sees a gap.
+        guard rename(stagingFile(upload).path, destination.path) == 0 else {
+            throw EvidenceStoreError.unavailable("could not move the upload of \(upload) into place (errno \(errno))")
+        }
+        return key
+    }
+
+    func discardStaged(_ upload: AssetID) async {
+        _ = try? await FileSystem.shared.removeItem(at: FilePath(stagingFile(upload).path))
+    }
+
+    func read(key: String, tier: StorageTier) async throws -> ResponseBody? {
+        let path = FilePath(folder(tier).appendingPathComponent(key).path)
+        guard let info = try await FileSystem.shared.info(forFileAt: path) else { return nil }
+        let chunk = chunk
+        return ResponseBody(contentLength: Int(info.size)) { writer in
+            try await FileSystem.shared.withFileHandle(forReadingAt: path) { handle in
+                for try await buffer in handle.readChunks(chunkLength: .bytes(Int64(chunk))) { try await writer.write(buffer) }
+            }
+            try await writer.finish(nil)
+        }
+    }
+
+    func inspect(key: String, tier: StorageTier) async throws -> StoredBytes? {
+        try await hash(FilePath(folder(tier).appendingPathComponent(key).path))
+    }
+
+    func move(key: String, from source: StorageTier, to destination: StorageTier) async throws {
+        let target = folder(destination).appendingPathComponent(key)
+        try await FileSystem.shared.createDirectory(at: FilePath(target.deletingLastPathComponent().path), withIntermediateDirectories: true)
+        if try await FileSystem.shared.info(forFileAt: FilePath(target.path)) == nil {
+            try await FileSystem.shared.copyItem(at: FilePath(folder(source).appendingPathComponent(key).path), to: FilePath(target.path))
+        }
+        _ = try await FileSystem.shared.removeItem(at: FilePath(folder(source).appendingPathComponent(key).path))
+    }
+
+    /// `sha256/ab/cd/abcd…`: two levels of fan-out keep folders small.
+    static func contentKey(_ sha256: String) -> String {
+        "sha256/\(sha256.prefix(2))/\(sha256.dropFirst(2).prefix(2))/\(sha256)"
+    }
+
+    private func folder(_ tier: StorageTier) -> URL { tier == .hot ? hot : cold }
+
+    private func stagingFile(_ upload: AssetID) -> URL { hot.appendingPathComponent("staging").appendingPathComponent(upload.rawValue) }
+
+    private func hash(_ path: FilePath) async throws -> StoredBytes? {
+        guard try await FileSystem.shared.info(forFileAt: path) != nil else { return nil }
+        var hasher = SHA256()
+        var count: Int64 = 0
+        try await FileSystem.shared.withFileHandle(forReadingAt: path) { handle in
+            for try await buffer in handle.readChunks(chunkLength: .bytes(Int64(chunk))) {
+                count += Int64(buffer.readableBytes)
+                buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            }
+        }
+        return StoredBytes(count: count, sha256: Array(hasher.finalize()).hexString)
+    }
+}
