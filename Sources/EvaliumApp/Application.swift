@@ -67,7 +67,7 @@ public struct EvaliumServer: Sendable {
         let evidence = configuration.evidence
         EvidenceRoutes(
             evidence: EvidenceService(
-                database: database, store: FolderEvidenceStore(hot: evidence.hotFolder, cold: evidence.coldFolder),
+                database: database, store: evidence.store,
                 urls: SignedEvidenceURL(keys: auth.keys, publicURL: evidence.publicURL), settings: evidence),
             database: database, configuration: configuration
         ).register(on: router)
@@ -75,7 +75,7 @@ public struct EvaliumServer: Sendable {
     }
 
     /// The HTTP application with its services: the connection pool, and (unless switched off) the
-    /// ledger sealer and the idempotency-key purger.
+    /// ledger sealer, the idempotency-key purger and the evidence tiering worker.
     /// `onServerRunning` hears of the bound channel, so a caller that asked for port 0 learns the real one.
     public func buildApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = [database.service, MailDeliveryService(outbox: outbox, mailer: mailer, logger: logger)]
@@ -85,6 +85,12 @@ public struct EvaliumServer: Sendable {
                     database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
                     metrics: metrics, logger: logger))
             services.append(IdempotencyKeyPurger(database: database, interval: .seconds(600), logger: logger))
+            if let coldAfter = configuration.evidence.coldAfter {
+                services.append(
+                    EvidenceTiering(
+                        database: database, store: configuration.evidence.store, coldAfter: coldAfter,
+                        interval: configuration.evidence.tieringInterval, logger: logger))
+            }
         }
         return Application(
             router: buildRouter(),

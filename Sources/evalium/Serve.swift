@@ -137,6 +137,9 @@ struct Serve: AsyncParsableCommand {
         evidence.coldFolder = environment["EVALIUM_EVIDENCE_COLD_DIR"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("cold")
         evidence.publicURL = publicURL
         if let bytes = environment["EVALIUM_MAX_UPLOAD_BYTES"].flatMap(Int64.init), bytes > 0 { evidence.maxUploadBytes = bytes }
+        if let days = environment["EVALIUM_EVIDENCE_COLD_AFTER_DAYS"].flatMap(Int.init) {
+            evidence.coldAfter = days > 0 ? .seconds(days * 24 * 3600) : nil
+        }
     }
 
     /// Keys, token lifetimes and link addresses from the environment; keys default to a file in the

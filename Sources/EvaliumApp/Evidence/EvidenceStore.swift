@@ -22,14 +22,19 @@ protocol EvidenceStore: Sendable {
 
     func discardStaged(_ upload: AssetID) async
 
-    /// The bytes at `key` in `tier`, in chunks; nil when nothing is stored there.
+    /// The bytes at `key`, in chunks, from `tier` or else the other tier (a file being moved between tiers
+    /// is in one of them at every moment); nil when neither holds it.
     func read(key: String, tier: StorageTier) async throws -> ResponseBody?
 
-    /// Size and SHA-256 of what is stored at `key` in `tier`, read back from the store.
-    func inspect(key: String, tier: StorageTier) async throws -> StoredBytes?
+    /// Copies the bytes at `key` into `destination` (from the other tier, unless `destination` holds them
+    /// already) and answers what `destination` now holds, read back from it.
+    func copy(key: String, to destination: StorageTier) async throws -> StoredBytes?
 
-    /// Copies the bytes at `key` from one tier to the other and removes the source.
-    func move(key: String, from source: StorageTier, to destination: StorageTier) async throws
+    func remove(key: String, from tier: StorageTier) async
+}
+
+extension StorageTier {
+    var other: StorageTier { self == .hot ? .cold : .hot }
 }
 
 struct StoredBytes: Sendable, Equatable {
@@ -95,28 +100,39 @@ struct FolderEvidenceStore: EvidenceStore {
     }
 
     func read(key: String, tier: StorageTier) async throws -> ResponseBody? {
-        let path = FilePath(folder(tier).appendingPathComponent(key).path)
-        guard let info = try await FileSystem.shared.info(forFileAt: path) else { return nil }
-        let chunk = chunk
-        return ResponseBody(contentLength: Int(info.size)) { writer in
-            try await FileSystem.shared.withFileHandle(forReadingAt: path) { handle in
-                for try await buffer in handle.readChunks(chunkLength: .bytes(Int64(chunk))) { try await writer.write(buffer) }
+        for path in [tier, tier.other].map({ FilePath(folder($0).appendingPathComponent(key).path) }) {
+            guard let info = try await FileSystem.shared.info(forFileAt: path) else { continue }
+            let chunk = chunk
+            return ResponseBody(contentLength: Int(info.size)) { writer in
+                try await FileSystem.shared.withFileHandle(forReadingAt: path) { handle in
+                    for try await buffer in handle.readChunks(chunkLength: .bytes(Int64(chunk))) { try await writer.write(buffer) }
+                }
+                try await writer.finish(nil)
             }
-            try await writer.finish(nil)
         }
+        return nil
     }
 
-    func inspect(key: String, tier: StorageTier) async throws -> StoredBytes? {
-        try await hash(FilePath(folder(tier).appendingPathComponent(key).path))
-    }
-
-    func move(key: String, from source: StorageTier, to destination: StorageTier) async throws {
+    func copy(key: String, to destination: StorageTier) async throws -> StoredBytes? {
         let target = folder(destination).appendingPathComponent(key)
-        try await FileSystem.shared.createDirectory(at: FilePath(target.deletingLastPathComponent().path), withIntermediateDirectories: true)
         if try await FileSystem.shared.info(forFileAt: FilePath(target.path)) == nil {
-            try await FileSystem.shared.copyItem(at: FilePath(folder(source).appendingPathComponent(key).path), to: FilePath(target.path))
+            let source = FilePath(folder(destination.other).appendingPathComponent(key).path)
+            guard try await FileSystem.shared.info(forFileAt: source) != nil else { return nil }
+            try await FileSystem.shared.createDirectory(
+                at: FilePath(target.deletingLastPathComponent().path), withIntermediateDirectories: true)
+            // Copied beside the target and renamed into place, so the cold tier never holds half a file.
+            let partial = FilePath(target.path + ".partial")
+            _ = try? await FileSystem.shared.removeItem(at: partial)
+            try await FileSystem.shared.copyItem(at: source, to: partial)
+            guard rename(partial.string, target.path) == 0 else {
+                throw EvidenceStoreError.unavailable("could not move \(key) into the \(destination.rawValue) tier (errno \(errno))")
+            }
         }
-        _ = try await FileSystem.shared.removeItem(at: FilePath(folder(source).appendingPathComponent(key).path))
+        return try await hash(FilePath(target.path))
+    }
+
+    func remove(key: String, from tier: StorageTier) async {
+        _ = try? await FileSystem.shared.removeItem(at: FilePath(folder(tier).appendingPathComponent(key).path))
     }
 
     /// `sha256/ab/cd/abcd…`: two levels of fan-out keep folders small.

@@ -76,6 +76,11 @@ public struct EvidenceSettings: Sendable {
     public var publicURL = "http://127.0.0.1:8080"
     public var uploadURLLifetime: Duration = .seconds(15 * 60)
     public var downloadURLLifetime: Duration = .seconds(5 * 60)
+    /// Verified evidence older than this moves to the cold tier; nil keeps everything hot.
+    public var coldAfter: Duration? = .seconds(365 * 24 * 3600)
+    public var tieringInterval: Duration = .seconds(3600)
+
+    var store: any EvidenceStore { FolderEvidenceStore(hot: hotFolder, cold: coldFolder) }
 
     public init() {}
 }

@@ -59,6 +59,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return problem(for: error)
         case let error as MigrationError:
             return Problem(.serviceUnavailable, error.description)
+        case EvidenceStoreError.unavailable(let detail):
+            return Problem(.serviceUnavailable, "the evidence store is not available: \(detail); try again")
         default:
             return Problem(.internalError, "the server could not complete the request; quote the request id when reporting it")
         }

@@ -33,6 +33,29 @@ extension Transaction {
             """)
     }
 
+    /// Tenants with verified evidence still in the hot tier that was verified before `cutoff`.
+    public func evidenceTenantsDueForCold(before cutoff: Date) async throws -> [TenantID] {
+        let rows = try await run("SELECT id FROM evidence_tenants_due_for_cold(\(MillisecondTimestamp(cutoff))) AS t(id)")
+        var tenants: [TenantID] = []
+        for try await id in rows.decode(String.self) { tenants.append(TenantID(unchecked: id)) }
+        return tenants
+    }
+
+    /// Up to `limit` of the scope's hot assets verified before `cutoff`, oldest first, held for this
+    /// transaction; rows another worker holds are skipped, so two servers never move one file at once.
+    public func lockAssetsDueForCold(before cutoff: Date, limit: Int) async throws -> [MediaAsset] {
+        let condition: PostgresQuery = """
+            WHERE status = 'verified' AND storage_tier = 'hot' AND verified_at < \(MillisecondTimestamp(cutoff))
+            ORDER BY verified_at, id LIMIT \(limit)
+            """
+        return try await assets(condition.wrapped("SELECT \(Self.assetColumns) FROM media_assets", "FOR UPDATE SKIP LOCKED"))
+    }
+
+    public func recordTier(of asset: AssetID, _ tier: StorageTier, at date: Date) async throws {
+        try await run(
+            "UPDATE media_assets SET storage_tier = \(tier.rawValue), tiered_at = \(MillisecondTimestamp(date)) WHERE id = \(asset.rawValue)")
+    }
+
     public func insertAttachment(_ attachment: Attachment, tenant: TenantID, orgUnit: OrgUnitID) async throws {
         try await run(
             """

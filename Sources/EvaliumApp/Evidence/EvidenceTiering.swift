@@ -1,0 +1,67 @@
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Moves verified evidence older than `coldAfter` from the hot tier to the cold one (seed 000 §6), a batch
+/// at a time per tenant: copy, check the copy against the recorded SHA-256, record the new tier with its
+/// ledger event, and only after that commit remove the hot copy. Downloads read either tier, so a file is
+/// reachable at every moment of its move.
+struct EvidenceTiering: Service {
+    let database: Database
+    let store: any EvidenceStore
+    let coldAfter: Duration
+    let interval: Duration
+    let logger: Logger
+
+    static let batchSize = 100
+    static let actor = LedgerActor(kind: .system, id: "evidence-tiering")
+
+    func run() async {
+        await repeatUntilShutdown(name: "evidence tiering", logger: logger) {
+            let moved = try await moveDue(at: ServerClock.now())
+            if moved > 0 { logger.info("moved evidence to the cold tier", metadata: ["count": "\(moved)"]) }
+        } pause: {
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Moves everything due at `now`; returns how many assets moved.
+    func moveDue(at now: Date) async throws -> Int {
+        let cutoff = now.addingTimeInterval(-coldAfter.seconds)
+        var moved = 0
+        for tenant in try await database.transaction(.none, { try await $0.evidenceTenantsDueForCold(before: cutoff) }) {
+            while true {
+                let batch = try await moveBatch(of: tenant, before: cutoff)
+                moved += batch
+                if batch < Self.batchSize { break }
+            }
+        }
+        return moved
+    }
+
+    private func moveBatch(of tenant: TenantID, before cutoff: Date) async throws -> Int {
+        let movedKeys: [String] = try await database.transaction(.tenantWide(tenant)) { transaction in
+            var keys: [String] = []
+            for asset in try await transaction.lockAssetsDueForCold(before: cutoff, limit: Self.batchSize) {
+                guard let key = asset.storageKey else { continue }
+                guard let copied = try await store.copy(key: key, to: .cold), copied == StoredBytes(count: asset.byteSize, sha256: asset.sha256) else {
+                    logger.error("evidence could not be copied to the cold tier intact; it stays hot", metadata: ["asset": "\(asset.id)"])
+                    continue
+                }
+                let now = ServerClock.now()
+                try await transaction.recordTier(of: asset.id, .cold, at: now)
+                try await transaction.appendLedgerEvent(
+                    LedgerEventDraft(
+                        eventType: "asset.tiered", aggregateType: "asset", aggregateId: asset.id.rawValue, orgUnitId: asset.orgUnitId,
+                        actor: Self.actor,
+                        payload: ["assetId": .string(asset.id.rawValue), "from": "hot", "to": "cold", "sha256": .string(asset.sha256)]))
+                keys.append(key)
+            }
+            return keys
+        }
+        for key in movedKeys { await store.remove(key: key, from: .hot) }
+        return movedKeys.count
+    }
+}
