@@ -83,7 +83,7 @@ struct EvidenceTests {
             #expect(download.headers[HTTPField.Name("Repr-Digest")!] == "sha-256=:\(digest):")
             // The tiering test, running alongside, may move any verified file to the cold tier meanwhile.
             #expect(try await Self.events(client, declared.assetId, as: tenant.admin).filter { $0 != "asset.tiered" } == [
-                "asset.created", "asset.uploaded", "asset.verified", "asset.viewed", "asset.downloaded",
+                "asset.created", "asset.uploading", "asset.uploaded", "asset.verified", "asset.viewed", "asset.downloaded",
             ])
         }
     }

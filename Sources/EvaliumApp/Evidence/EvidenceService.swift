@@ -114,6 +114,7 @@ struct EvidenceService: Sendable {
             }
             asset.status = .uploading
             try await transaction.updateAsset(asset)
+            try await transaction.appendLedgerEvent(Self.event("asset.uploading", asset, actor: grant.actor, payload: [:]))
             return asset
         }
         do {
