@@ -22,7 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
-        // Tests only: HummingbirdTesting already builds it; the tests drive the server with it directly.
+        // The S3-compatible evidence store's client; the tests drive the server with it too.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
@@ -61,6 +61,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 // Streaming evidence files to and from disk (Hummingbird's own file I/O uses it).
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
+                // The S3-compatible evidence store.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             // The API contract, served at GET /openapi.yaml; `openapi/evalium.yaml` links here (SwiftPM
             // copies a symlinked resource as a dangling link, so the real file lives in the target).

@@ -51,7 +51,11 @@ struct Serve: AsyncParsableCommand {
         let base = "http://\(host):\(port)"
         try configureAuthentication(&configuration.auth, publicURL: environment["EVALIUM_PUBLIC_URL"] ?? base, say: say)
         configureEvidence(&configuration.evidence, publicURL: environment["EVALIUM_PUBLIC_URL"] ?? base)
-        say("evidence: \(configuration.evidence.hotFolder.path) (hot), \(configuration.evidence.coldFolder.path) (cold)")
+        if let s3 = configuration.evidence.s3 {
+            say("evidence: S3 bucket \(s3.bucket) at \(s3.endpoint.absoluteString) (cold: \(s3.coldBucket ?? "none, tiering off"))")
+        } else {
+            say("evidence: \(configuration.evidence.hotFolder.path) (hot), \(configuration.evidence.coldFolder.path) (cold)")
+        }
         let mailer = try MailerChoice.make(dataRoot: database.dataRoot, logger: logger)
         say("mail: delivered to \(mailer.destination)")
 
@@ -137,7 +141,15 @@ struct Serve: AsyncParsableCommand {
         evidence.coldFolder = environment["EVALIUM_EVIDENCE_COLD_DIR"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("cold")
         evidence.publicURL = publicURL
         if let bytes = environment["EVALIUM_MAX_UPLOAD_BYTES"].flatMap(Int64.init), bytes > 0 { evidence.maxUploadBytes = bytes }
-        if let days = environment["EVALIUM_EVIDENCE_COLD_AFTER_DAYS"].flatMap(Int.init) {
+        if let endpoint = environment["EVALIUM_S3_ENDPOINT"].flatMap(URL.init(string:)), let bucket = environment["EVALIUM_S3_BUCKET"] {
+            evidence.s3 = S3Settings(
+                endpoint: endpoint, region: environment["EVALIUM_S3_REGION"] ?? "us-east-1",
+                accessKeyId: environment["EVALIUM_S3_ACCESS_KEY_ID"] ?? "", secretAccessKey: environment["EVALIUM_S3_SECRET_ACCESS_KEY"] ?? "",
+                bucket: bucket, coldBucket: environment["EVALIUM_S3_COLD_BUCKET"])
+            // One bucket has one copy of each file: without a second bucket there is no cold tier to move to.
+            if evidence.s3?.coldBucket == nil { evidence.coldAfter = nil }
+        }
+        if let days = environment["EVALIUM_EVIDENCE_COLD_AFTER_DAYS"].flatMap(Int.init), evidence.s3 == nil || evidence.s3?.coldBucket != nil {
             evidence.coldAfter = days > 0 ? .seconds(days * 24 * 3600) : nil
         }
     }

@@ -98,7 +98,8 @@ struct EvidenceService: Sendable {
         return CreatedAsset(
             asset: asset,
             upload: UploadInstructions(
-                url: urls.url(.upload, asset, by: access.user.userId, expiresAt: expiresAt), expiresAt: expiresAt,
+                url: store.directUploadURL(asset.id, expiresAt: expiresAt) ?? urls.url(.upload, asset, by: access.user.userId, expiresAt: expiresAt),
+                expiresAt: expiresAt,
                 headers: ["Content-Type": asset.contentType]))
     }
 
@@ -182,10 +183,15 @@ struct EvidenceService: Sendable {
             let asset = try await transaction.fetchAsset(id).orThrow(Self.notFound(id))
             try await transaction.appendLedgerEvent(Self.event("asset.viewed", asset, actor: user.ledgerActor, payload: [:]))
             let expiresAt = now.addingTimeInterval(settings.downloadURLLifetime.seconds)
+            var download: AssetView.Download?
+            if asset.status == .verified, let key = asset.storageKey {
+                let url = store.directDownloadURL(key: key, tier: asset.storageTier, expiresAt: expiresAt)
+                    ?? urls.url(.download, asset, by: user.userId, expiresAt: expiresAt)
+                download = .init(url: url, expiresAt: expiresAt)
+            }
             return AssetView(
                 asset: asset, decision: try await transaction.latestEvidenceDecision(of: id), custody: try await transaction.custody(of: id),
-                download: asset.status == .verified
-                    ? .init(url: urls.url(.download, asset, by: user.userId, expiresAt: expiresAt), expiresAt: expiresAt) : nil)
+                download: download)
         }
     }
 

@@ -31,6 +31,12 @@ protocol EvidenceStore: Sendable {
     func copy(key: String, to destination: StorageTier) async throws -> StoredBytes?
 
     func remove(key: String, from tier: StorageTier) async
+
+    /// Where a client can put the bytes of `upload` itself, signed by the store, when the store offers that.
+    func directUploadURL(_ upload: AssetID, expiresAt: Date) -> String?
+
+    /// Where a client can fetch the bytes at `key` itself, signed by the store, when the store offers that.
+    func directDownloadURL(key: String, tier: StorageTier, expiresAt: Date) -> String?
 }
 
 extension StorageTier {
@@ -135,10 +141,18 @@ struct FolderEvidenceStore: EvidenceStore {
         _ = try? await FileSystem.shared.removeItem(at: FilePath(folder(tier).appendingPathComponent(key).path))
     }
 
+    /// Bytes reach the folder store only through this server's own signed addresses.
+    func directUploadURL(_ upload: AssetID, expiresAt: Date) -> String? { nil }
+
+    func directDownloadURL(key: String, tier: StorageTier, expiresAt: Date) -> String? { nil }
+
     /// `sha256/ab/cd/abcd…`: two levels of fan-out keep folders small.
     static func contentKey(_ sha256: String) -> String {
         "sha256/\(sha256.prefix(2))/\(sha256.dropFirst(2).prefix(2))/\(sha256)"
     }
+
+    /// The file `upload` is staged in, for a store that needs the bytes on local disk before sending them on.
+    func stagedFile(_ upload: AssetID) -> URL { stagingFile(upload) }
 
     private func folder(_ tier: StorageTier) -> URL { tier == .hot ? hot : cold }
 

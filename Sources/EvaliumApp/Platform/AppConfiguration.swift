@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import EvaliumCore
 import Foundation
@@ -80,7 +81,37 @@ public struct EvidenceSettings: Sendable {
     public var coldAfter: Duration? = .seconds(365 * 24 * 3600)
     public var tieringInterval: Duration = .seconds(3600)
 
-    var store: any EvidenceStore { FolderEvidenceStore(hot: hotFolder, cold: coldFolder) }
+    /// An S3-compatible store instead of the folders (which then only stage uploads this server receives).
+    public var s3: S3Settings?
+
+    var store: any EvidenceStore {
+        let folders = FolderEvidenceStore(hot: hotFolder, cold: coldFolder)
+        guard let s3 else { return folders }
+        return S3EvidenceStore(http: .shared, hot: s3.signer(bucket: s3.bucket), cold: s3.signer(bucket: s3.coldBucket ?? s3.bucket), local: folders)
+    }
 
     public init() {}
+}
+
+/// An S3-compatible bucket (path-style), and optionally a second one for the cold tier.
+public struct S3Settings: Sendable {
+    public var endpoint: URL
+    public var region: String
+    public var accessKeyId: String
+    public var secretAccessKey: String
+    public var bucket: String
+    public var coldBucket: String?
+
+    public init(endpoint: URL, region: String, accessKeyId: String, secretAccessKey: String, bucket: String, coldBucket: String?) {
+        self.endpoint = endpoint
+        self.region = region
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.bucket = bucket
+        self.coldBucket = coldBucket
+    }
+
+    func signer(bucket: String) -> S3Presigner {
+        S3Presigner(endpoint: endpoint, region: region, accessKeyId: accessKeyId, secretAccessKey: secretAccessKey, bucket: bucket)
+    }
 }
