@@ -9,7 +9,7 @@ which has openapi-spec-validator:  .build/test-venv/bin/python scripts/check_ope
    document's.
 3. Every operation says who may call it (`x-evalium-principal`, matching its `security`); a capability it needs
    (`x-evalium-capability`) is one of the catalogue and named in its description; mutating operations of
-   signed-in principals take `Idempotency-Key`.
+   signed-in principals take `Idempotency-Key` (TUS operations retry by offset instead).
 4. The localization contract of seed 001 §19.7:
    - `LocalizedText`, `LocalizedTextInput`, `LocalizedTextRead`, `LocaleReport` (with `LocaleFallback`) have
      exactly their canonical shape, `LocaleTag` is a string with a BCP-47 pattern, and the `Lang` parameter is
@@ -256,7 +256,9 @@ def check_operations(document):
                 if principal != "person":
                     problems.append(f"{where}: only person operations require capabilities")
             names = {resolve(document, parameter).get("name") for parameter in shared + operation.get("parameters", [])}
-            if method in MUTATING and principal not in (None, "public") and "Idempotency-Key" not in names:
+            # TUS requests are made safe to retry by the protocol's own offsets (`x-evalium-idempotency: tus-offset`).
+            exempt = operation.get("x-evalium-idempotency") == "tus-offset"
+            if method in MUTATING and principal not in (None, "public") and "Idempotency-Key" not in names and not exempt:
                 problems.append(f"{where}.parameters: a mutating operation must take Idempotency-Key")
 
 

@@ -65,12 +65,14 @@ public struct EvaliumServer: Sendable {
             configuration: configuration
         ).register(on: router)
         let evidence = configuration.evidence
-        EvidenceRoutes(
+        let evidenceRoutes = EvidenceRoutes(
             evidence: EvidenceService(
                 database: database, store: evidence.store,
                 urls: SignedEvidenceURL(keys: auth.keys, publicURL: evidence.publicURL), settings: evidence),
-            database: database, configuration: configuration
-        ).register(on: router)
+            resumable: ResumableUploads(database: database, store: evidence.store, settings: evidence),
+            database: database, configuration: configuration)
+        evidenceRoutes.register(on: router)
+        evidenceRoutes.registerResumable(on: router)
         return router
     }
 

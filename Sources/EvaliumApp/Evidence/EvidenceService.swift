@@ -35,6 +35,13 @@ struct EvidenceService: Sendable {
     struct CreatedAsset: Codable, Sendable {
         var asset: MediaAsset
         var upload: UploadInstructions
+        var resumable: ResumableInstructions
+    }
+
+    /// How to send the bytes with TUS 1.0 instead: create the upload at `endpoint` with this metadata.
+    struct ResumableInstructions: Codable, Sendable {
+        var endpoint: String
+        var uploadMetadata: String
     }
 
     struct Received: Codable, Sendable {
@@ -100,7 +107,9 @@ struct EvidenceService: Sendable {
             upload: UploadInstructions(
                 url: store.directUploadURL(asset.id, expiresAt: expiresAt) ?? urls.url(.upload, asset, by: access.user.userId, expiresAt: expiresAt),
                 expiresAt: expiresAt,
-                headers: ["Content-Type": asset.contentType]))
+                headers: ["Content-Type": asset.contentType]),
+            resumable: ResumableInstructions(
+                endpoint: "\(urls.publicURL)/v1/tus", uploadMetadata: "assetId \(Data(asset.id.rawValue.utf8).base64EncodedString())"))
     }
 
     /// Streams an upload into the store. The signed address is the credential; the bytes are refused the

@@ -159,19 +159,3 @@ struct S3EvidenceStore: EvidenceStore {
         _ = try await response.body.collect(upTo: 1 << 20)
     }
 }
-
-/// A file read in chunks, as a request body.
-private struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let handle: FileHandle
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle
-        mutating func next() async throws -> ByteBuffer? {
-            guard let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty else { return nil }
-            return ByteBuffer(bytes: data)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
-}

@@ -16,10 +16,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
     let database: Database
     let configuration: AppConfiguration
 
+    /// TUS requests: the protocol's offsets already make a retried chunk safe, and a chunk is no JSON body to
+    /// keep for replay.
+    static func retriesByOffset(_ request: Request) -> Bool { request.headers[HTTPField.Name("Tus-Resumable")!] != nil }
+
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard [.post, .put, .patch, .delete].contains(request.method),
+        guard [.post, .put, .patch, .delete].contains(request.method), !Self.retriesByOffset(request),
               let header = request.headers[.idempotencyKey],
               let principal = context.principal
         else { return try await next(request, context) }

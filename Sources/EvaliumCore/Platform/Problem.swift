@@ -46,6 +46,8 @@ public struct Problem: Error, Sendable, Equatable {
         case idempotencyRequestInFlight = "idempotency-request-in-flight"
         case invalidIdempotencyKey = "invalid-idempotency-key"
         case rateLimited = "rate-limited"
+        case resumableVersionUnsupported = "resumable-version-unsupported"
+        case checksumMismatch = "checksum-mismatch"
         case serviceUnavailable = "service-unavailable"
         case internalError = "internal-error"
 
@@ -61,6 +63,8 @@ public struct Problem: Error, Sendable, Equatable {
             case .unsupportedMediaType: 415
             case .validationFailed, .idempotencyKeyReused: 422
             case .rateLimited: 429
+            case .resumableVersionUnsupported: 412
+            case .checksumMismatch: 460
             case .serviceUnavailable: 503
             case .internalError: 500
             }
@@ -84,6 +88,8 @@ public struct Problem: Error, Sendable, Equatable {
             case .idempotencyRequestInFlight: "A request with this idempotency key is still being processed"
             case .invalidIdempotencyKey: "Invalid idempotency key"
             case .rateLimited: "Too many requests"
+            case .resumableVersionUnsupported: "This server speaks TUS 1.0.0 only"
+            case .checksumMismatch: "The chunk does not match its checksum"
             case .serviceUnavailable: "Service unavailable"
             case .internalError: "Internal error"
             }
