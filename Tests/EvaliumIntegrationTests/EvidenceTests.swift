@@ -177,6 +177,27 @@ struct EvidenceTests {
         }
     }
 
+    @Test("a standalone evidence task completes only once its requirements are met, and then waits for review")
+    func evidenceTask() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let task = try await Delivery.publishedEvaluation(client, kind: .evidence, questions: [Authoring.evidenceRequest], as: tenant.admin)
+            let started = try await Delivery.selfAssignedSession(client, evaluation: task, as: tenant.admin)
+            let item = try #require(started.items.first)
+            let early = try await client.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: tenant.admin)
+            #expect(early.status == .unprocessableContent, "nothing attached yet: \(early.text)")
+            let scan = try await Self.verified(client, Array("%PDF-1.7 tag".utf8), type: "application/pdf", session: started.sessionId, as: tenant.admin)
+            _ = try await client.send(
+                .post, "/v1/sessions/\(started.sessionId)/items/\(item)/attach-asset", json: #"{"assetId":"\#(scan)"}"#, as: tenant.admin)
+            let noNote = try await client.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: tenant.admin)
+            #expect(noNote.status == .unprocessableContent && noNote.text.contains("note"))
+            _ = try await Delivery.answer(client, started.sessionId, item, #"{"answer":{"text":"Tag checked on site"}}"#, as: tenant.admin)
+            let submitted = try await client.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: tenant.admin)
+            #expect(submitted.status == .created, "\(submitted.text)")
+            #expect(try submitted.json()["approvalStatus"] == "pending_review")
+        }
+    }
+
     @Test("evidence does not cross tenants or org units; only its owner or a holder of evidence.manage completes it")
     func boundaries() async throws {
         try await TestEnvironment.withServer { client, server in

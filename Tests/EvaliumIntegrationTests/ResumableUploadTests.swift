@@ -15,17 +15,27 @@ import Testing
 struct ResumableUploadTests {
     static let tus: HTTPFields = [HTTPField.Name("Tus-Resumable")!: "1.0.0"]
 
-    /// Runs scripts/lib/tus_upload.py; answers the upload URL and offset it printed.
-    static func tuspy(_ arguments: [String]) throws -> (url: String, offset: Int) {
+    /// Runs scripts/lib/tus_upload.py; answers the upload URL and offset it printed. It waits for the
+    /// client without blocking a thread: the server under test runs on the same few threads.
+    static func tuspy(_ arguments: [String]) async throws -> (url: String, offset: Int) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tuspy-\(ULID().text).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let output = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["EVALIUM_TEST_PYTHON"]!)
         process.arguments = ["scripts/lib/tus_upload.py"] + arguments
-        let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try process.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        try output.close()
+        let printed = try String(contentsOf: log, encoding: .utf8)
         #expect(process.terminationStatus == 0, "\(printed)")
         let lines = printed.split(separator: "\n").map(String.init)
         return (lines.dropLast().last ?? "", Int(lines.last ?? "") ?? -1)
@@ -45,18 +55,63 @@ struct ResumableUploadTests {
             let endpoint = "http://127.0.0.1:\(try #require(client.port))/v1/tus"
             let common = ["--endpoint", endpoint, "--token", Self.bearer(tenant.admin), "--file", file.path, "--chunk-size", "65536"]
 
-            let first = try Self.tuspy(common + ["--asset", declared.assetId, "--chunks", "2"])
+            let first = try await Self.tuspy(common + ["--asset", declared.assetId, "--chunks", "2"])
             #expect(first.offset == 131_072 && first.url.hasSuffix("/v1/tus/\(declared.assetId)"), "\(first)")
             let head = try await client.send(.head, "/v1/tus/\(declared.assetId)", as: tenant.admin, headers: Self.tus)
             #expect(head.headers[HTTPField.Name("Upload-Offset")!] == "131072" && head.headers[HTTPField.Name("Upload-Length")!] == "300000")
             #expect(try await client.send(.get, "/v1/assets/\(declared.assetId)", as: tenant.admin).json()["asset"]?["status"] == "uploading")
 
-            let resumed = try Self.tuspy(common + ["--url", first.url])
+            let resumed = try await Self.tuspy(common + ["--url", first.url])
             #expect(resumed.offset == bytes.count)
             let completed = try await client.send(.post, "/v1/assets/\(declared.assetId)/complete", as: tenant.admin).json()
             #expect(completed["status"] == "verified", "\(completed)")
             let events = try await EvidenceTests.events(client, declared.assetId, as: tenant.admin)
             #expect(events == ["asset.created", "asset.uploading", "asset.viewed", "asset.uploaded", "asset.verified"])
+        }
+    }
+
+    @Test("done when: a finding's photo arrives by resumable upload, the history shows it with hash and custody, an auditor checks the download")
+    func findingEvidenceEndToEnd() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let inspector = try await TestEnvironment.makeUser(
+                client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil), (BuiltInRole.assigner.id, nil)])
+            let auditor = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
+            let template = try await Delivery.publishedEvaluation(client, kind: .observation, questions: [Authoring.rubricCheck], as: tenant.admin)
+            let started = try await Delivery.selfAssignedSession(client, evaluation: template, as: inspector)
+            let check = try #require(started.items.first)
+            let finding = try await Delivery.answer(
+                client, started.sessionId, check, #"{"answer":{"optionIds":["fail"]},"comment":"Gauge in the red"}"#, as: inspector)
+            #expect(try finding.json()["complete"] == false)
+
+            let photo = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 17) }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("finding-\(ULID().text).jpg")
+            try Data(photo).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let declared = try await EvidenceTests.declare(client, photo, session: started.sessionId, as: inspector)
+            let endpoint = "http://127.0.0.1:\(try #require(client.port))/v1/tus"
+            let uploaded = try await Self.tuspy([
+                "--endpoint", endpoint, "--token", inspector.accessToken, "--file", file.path, "--asset", declared.assetId,
+                "--chunk-size", "200000", "--chunks", "1",
+            ])
+            #expect(uploaded.offset == photo.count)
+            #expect(try await client.send(.post, "/v1/assets/\(declared.assetId)/complete", as: inspector).json()["status"] == "verified")
+            let attached = try await client.send(
+                .post, "/v1/sessions/\(started.sessionId)/items/\(check)/attach-asset", json: #"{"assetId":"\#(declared.assetId)"}"#, as: inspector)
+            #expect(try attached.json()["response"]?["complete"] == true, "\(attached.text)")
+            let submitted = try await client.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: inspector).json()
+            let submission = try #require(submitted["id"]?.stringValue)
+
+            let history = try await client.send(.get, "/v1/submissions/\(submission)/history", as: auditor).json()
+            let custody = try #require(history["evidence"]?[0])
+            #expect(custody["attachment"]?["sha256"]?.stringValue == EvidenceTests.sha256(photo))
+            #expect(custody["attachment"]?["attachedBy"]?.stringValue == inspector.userId.rawValue && custody["decision"] == "pending")
+            let view = try await client.send(.get, "/v1/assets/\(declared.assetId)", as: auditor).json()
+            let download = try await client.send(
+                .get, EvidenceTests.path(of: try #require(view["download"]?["url"]?.stringValue)), authenticated: false)
+            #expect(EvidenceTests.sha256(Array(buffer: download.body)) == EvidenceTests.sha256(photo), "the auditor's copy matches the ledger")
+            let ledgered = try await EvidenceTests.events(client, declared.assetId, as: tenant.admin)
+            #expect(ledgered.contains("asset.verified") && ledgered.contains("evidence.attached") && ledgered.contains("asset.downloaded"))
         }
     }
 

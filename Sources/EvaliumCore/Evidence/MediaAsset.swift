@@ -35,6 +35,12 @@ public struct CaptureContext: Codable, Hashable, Sendable {
         public var latitude: Double
         public var longitude: Double
         public var accuracyMeters: Double?
+
+        public init(latitude: Double, longitude: Double, accuracyMeters: Double? = nil) {
+            self.latitude = latitude
+            self.longitude = longitude
+            self.accuracyMeters = accuracyMeters
+        }
     }
 
     public init(capturedAt: Date? = nil, deviceId: String? = nil, gps: Coordinates? = nil) {
