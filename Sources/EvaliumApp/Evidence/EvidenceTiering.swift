@@ -32,19 +32,23 @@ struct EvidenceTiering: Service {
         let cutoff = now.addingTimeInterval(-coldAfter.seconds)
         var moved = 0
         for tenant in try await database.transaction(.none, { try await $0.evidenceTenantsDueForCold(before: cutoff) }) {
-            while true {
-                let batch = try await moveBatch(of: tenant, before: cutoff)
-                moved += batch
-                if batch < Self.batchSize { break }
-            }
+            // Keyset batches: a file that cannot be moved now is passed over, never retried in a loop, and
+            // never holds back the ones behind it.
+            var last: MediaAsset?
+            repeat {
+                let batch = try await moveBatch(of: tenant, before: cutoff, after: last)
+                moved += batch.moved
+                last = batch.last
+            } while last != nil
         }
         return moved
     }
 
-    private func moveBatch(of tenant: TenantID, before cutoff: Date) async throws -> Int {
-        let movedKeys: [String] = try await database.transaction(.tenantWide(tenant)) { transaction in
+    private func moveBatch(of tenant: TenantID, before cutoff: Date, after: MediaAsset?) async throws -> (moved: Int, last: MediaAsset?) {
+        let (movedKeys, last): ([String], MediaAsset?) = try await database.transaction(.tenantWide(tenant)) { transaction in
             var keys: [String] = []
-            for asset in try await transaction.lockAssetsDueForCold(before: cutoff, limit: Self.batchSize) {
+            let batch = try await transaction.lockAssetsDueForCold(before: cutoff, after: after, limit: Self.batchSize)
+            for asset in batch {
                 guard let key = asset.storageKey else { continue }
                 guard let copied = try await store.copy(key: key, to: .cold), copied == StoredBytes(count: asset.byteSize, sha256: asset.sha256) else {
                     logger.error("evidence could not be copied to the cold tier intact; it stays hot", metadata: ["asset": "\(asset.id)"])
@@ -59,9 +63,9 @@ struct EvidenceTiering: Service {
                         payload: ["assetId": .string(asset.id.rawValue), "from": "hot", "to": "cold", "sha256": .string(asset.sha256)]))
                 keys.append(key)
             }
-            return keys
+            return (keys, batch.count == Self.batchSize ? batch.last : nil)
         }
         for key in movedKeys { await store.remove(key: key, from: .hot) }
-        return movedKeys.count
+        return (movedKeys.count, last)
     }
 }

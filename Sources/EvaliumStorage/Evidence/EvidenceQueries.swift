@@ -41,11 +41,14 @@ extension Transaction {
         return tenants
     }
 
-    /// Up to `limit` of the scope's hot assets verified before `cutoff`, oldest first, held for this
-    /// transaction; rows another worker holds are skipped, so two servers never move one file at once.
-    public func lockAssetsDueForCold(before cutoff: Date, limit: Int) async throws -> [MediaAsset] {
+    /// Up to `limit` of the scope's hot assets verified before `cutoff`, oldest first and after `after` (the
+    /// last one a previous batch looked at), held for this transaction; rows another worker holds are
+    /// skipped, so two servers never move one file at once.
+    public func lockAssetsDueForCold(before cutoff: Date, after: MediaAsset?, limit: Int) async throws -> [MediaAsset] {
         let condition: PostgresQuery = """
             WHERE status = 'verified' AND storage_tier = 'hot' AND verified_at < \(MillisecondTimestamp(cutoff))
+              AND (\(after?.id.rawValue)::text IS NULL
+                   OR (verified_at, id) > (\(after?.verifiedAt.map(MillisecondTimestamp.init)), \(after?.id.rawValue)))
             ORDER BY verified_at, id LIMIT \(limit)
             """
         return try await assets(condition.wrapped("SELECT \(Self.assetColumns) FROM media_assets", "FOR UPDATE SKIP LOCKED"))
