@@ -9,6 +9,8 @@ import ServiceLifecycle
 public struct EvaliumServer: Sendable {
     public var configuration: AppConfiguration
     public var database: Database
+    /// Where reporting reads go: a read replica's pool, or nil for the primary's.
+    public var replica: Database?
     public var migrations: [Migration]
     public var metrics = MetricsRegistry()
     public var logger: Logger
@@ -17,9 +19,13 @@ public struct EvaliumServer: Sendable {
     let tokens: TokenIssuer
     let limiter = RateLimiter()
 
-    public init(configuration: AppConfiguration, database: Database, migrations: [Migration], mailer: any Mailer, logger: Logger) {
+    public init(
+        configuration: AppConfiguration, database: Database, replica: Database? = nil, migrations: [Migration], mailer: any Mailer,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.database = database
+        self.replica = replica
         self.migrations = migrations
         self.mailer = mailer
         self.logger = logger
@@ -73,20 +79,24 @@ public struct EvaliumServer: Sendable {
             database: database, configuration: configuration)
         evidenceRoutes.register(on: router)
         evidenceRoutes.registerResumable(on: router)
+        ReportingRoutes(reporting: ReportingService(reads: replica ?? database)).register(on: router)
         return router
     }
 
     /// The HTTP application with its services: the connection pool, and (unless switched off) the
-    /// ledger sealer, the idempotency-key purger and the evidence tiering worker.
+    /// ledger sealer, the idempotency-key purger, the reporting projection and the evidence tiering worker.
     /// `onServerRunning` hears of the bound channel, so a caller that asked for port 0 learns the real one.
     public func buildApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = [database.service, MailDeliveryService(outbox: outbox, mailer: mailer, logger: logger)]
+        if let replica { services.append(replica.service) }
         if configuration.runBackgroundWorkers {
             services.append(
                 LedgerSealer(
                     database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
                     metrics: metrics, logger: logger))
             services.append(IdempotencyKeyPurger(database: database, interval: .seconds(600), logger: logger))
+            services.append(
+                ReportingWorker(projector: ReportingProjector(database: database), interval: configuration.reportingInterval, logger: logger))
             if let coldAfter = configuration.evidence.coldAfter {
                 services.append(
                     EvidenceTiering(

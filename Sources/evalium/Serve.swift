@@ -61,8 +61,16 @@ struct Serve: AsyncParsableCommand {
 
         let migrations = try Migration.bundled()
         let pool = Database(endpoint: resolved.application, logger: logger)
+        var replica: Database?
+        if let url = environment["EVALIUM_REPLICA_DATABASE_URL"] {
+            guard let endpoint = DatabaseEndpoint(url: url) else {
+                throw ValidationError("EVALIUM_REPLICA_DATABASE_URL is not a postgres:// URL")
+            }
+            replica = Database(endpoint: endpoint, logger: logger)
+            say("reporting reads: the read replica at \(endpoint.host):\(endpoint.port)")
+        }
         let server = EvaliumServer(
-            configuration: configuration, database: pool, migrations: migrations, mailer: mailer.mailer, logger: logger)
+            configuration: configuration, database: pool, replica: replica, migrations: migrations, mailer: mailer.mailer, logger: logger)
 
         // Preflight on a short-lived pool: the right role, the right schema, the demo tenant.
         let preflight = Database(endpoint: resolved.application, maximumConnections: 2, logger: quiet(logger))

@@ -60,6 +60,7 @@ struct RowLevelSecurityTests {
         "subjects", "subject_users", "assets", "subject_imports", "assignments", "assignment_subjects", "delivery_sessions",
         "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
         "submission_amendments", "submission_voids", "media_assets", "submission_item_assets", "evidence_decisions",
+        "reporting.submission_facts", "reporting.findings", "reporting.item_results", "reporting.checkpoints",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -332,6 +333,22 @@ struct RowLevelSecurityTests {
                     contentType: asset.contentType, byteSize: 1, sha256: asset.sha256),
                 tenant: tenant.tenant.id, orgUnit: unit)
             try await transaction.insertEvidenceDecision(.approved, of: asset, note: nil, by: person.id, at: now)
+
+            var projection = ReportingProjection.project(
+                submission, VersionSnapshot(content: content, policy: policy, orgUnitId: unit, assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)),
+                result: result, amendmentCount: 1, voided: true, detections: [])
+            projection.findings = [
+                FindingFact(
+                    submissionId: submission.id, itemId: item, orgUnitId: unit, questionId: .generate(), optionId: "fail", severity: .major,
+                    subjectIds: [subject], batchId: nil, ledgerEventId: .generate(), detectedAt: now, voided: true)
+            ]
+            projection.items = [
+                ItemResultFact(
+                    submissionId: submission.id, itemId: item, orgUnitId: unit, evaluationId: evaluation, evaluationVersion: 1,
+                    questionId: .generate(), questionVersion: 1, correct: .correct, pointsEarned: 1, pointsPossible: 1, voided: true)
+            ]
+            try await transaction.replaceProjection(projection, tenant: tenant.tenant.id)
+            _ = try await transaction.lockReportingCheckpoint()
         }
     }
 

@@ -1,0 +1,304 @@
+import EvaliumCore
+import Foundation
+import PostgresNIO
+
+/// A sealed ledger event as the projection reads it: its place in the tenant's chain and what it is about.
+public struct SealedEventRef: Sendable {
+    public var sequence: Int64
+    public var aggregateType: String
+    public var aggregateId: String
+}
+
+extension Transaction {
+    // MARK: Following the ledger
+
+    /// Tenants whose sealed ledger is ahead of their projection checkpoint.
+    public func reportingTenantsBehind() async throws -> [TenantID] {
+        let rows = try await run("SELECT id FROM reporting_tenants_behind() AS t(id)")
+        var tenants: [TenantID] = []
+        for try await id in rows.decode(String.self) { tenants.append(TenantID(unchecked: id)) }
+        return tenants
+    }
+
+    /// The last sealed sequence the scope's tenant's projection has read, held for this transaction so two
+    /// projectors (two servers) take turns.
+    public func lockReportingCheckpoint() async throws -> Int64 {
+        let tenant = try requireTenant()
+        try await run(
+            "INSERT INTO reporting.checkpoints (tenant_id, last_sequence) VALUES (\(tenant.rawValue), 0) ON CONFLICT (tenant_id) DO NOTHING")
+        let rows = try await run("SELECT last_sequence FROM reporting.checkpoints WHERE tenant_id = \(tenant.rawValue) FOR UPDATE")
+        for try await sequence in rows.decode(Int64.self) { return sequence }
+        return 0
+    }
+
+    public func saveReportingCheckpoint(_ sequence: Int64) async throws {
+        let tenant = try requireTenant()
+        try await run("UPDATE reporting.checkpoints SET last_sequence = \(sequence) WHERE tenant_id = \(tenant.rawValue)")
+    }
+
+    /// Up to `limit` sealed events after `sequence`, in chain order.
+    public func sealedEvents(after sequence: Int64, limit: Int) async throws -> [SealedEventRef] {
+        let tenant = try requireTenant()
+        let rows = try await run(
+            """
+            SELECT s.sequence, e.aggregate_type, e.aggregate_id
+            FROM ledger_seals s JOIN ledger_events e ON e.id = s.event_id
+            WHERE s.tenant_id = \(tenant.rawValue) AND s.sequence > \(sequence)
+            ORDER BY s.sequence LIMIT \(limit)
+            """)
+        var events: [SealedEventRef] = []
+        for try await (sequence, type, id) in rows.decode((Int64, String, String).self) {
+            events.append(SealedEventRef(sequence: sequence, aggregateType: type, aggregateId: id))
+        }
+        return events
+    }
+
+    /// The last sealed sequence of the scope's tenant, 0 before its first seal.
+    public func lastSealedSequence() async throws -> Int64 {
+        let tenant = try requireTenant()
+        let rows = try await run("SELECT coalesce(max(sequence), 0) FROM ledger_seals WHERE tenant_id = \(tenant.rawValue)")
+        for try await sequence in rows.decode(Int64.self) { return sequence }
+        return 0
+    }
+
+    /// The `finding.detected` events of a submission.
+    public func findingDetections(of submission: SubmissionID) async throws -> [FindingDetection] {
+        let rows = try await run(
+            """
+            SELECT id, payload->>'itemId', payload->>'optionId', occurred_at FROM ledger_events
+            WHERE aggregate_type = 'submission' AND aggregate_id = \(submission.rawValue) AND event_type = 'finding.detected'
+            """)
+        var detections: [FindingDetection] = []
+        for try await (id, item, option, at) in rows.decode((String, String, String, Date).self) {
+            detections.append(
+                FindingDetection(
+                    itemId: ItemID(unchecked: item), optionId: option, eventId: LedgerEventID(unchecked: id), occurredAt: at.roundedToMilliseconds()))
+        }
+        return detections
+    }
+
+    // MARK: Writing projections
+
+    /// Replaces everything the reporting world holds about one submission with `projection`.
+    public func replaceProjection(_ projection: SubmissionProjection, tenant: TenantID) async throws {
+        let id = projection.fact.submissionId.rawValue
+        try await run("DELETE FROM reporting.findings WHERE submission_id = \(id)")
+        try await run("DELETE FROM reporting.item_results WHERE submission_id = \(id)")
+        let fact = projection.fact
+        try await run(
+            """
+            INSERT INTO reporting.submission_facts (submission_id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort,
+                batch_id, subject_ids, operator_id, started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed,
+                approval_status, amendment_count, voided, finding_count, replaces)
+            VALUES (\(id), \(tenant.rawValue), \(fact.orgUnitId.rawValue), \(fact.evaluationId.rawValue), \(fact.evaluationVersion),
+                    \(fact.kind.rawValue), \(fact.cohort), \(fact.batchId?.rawValue), \(fact.subjectIds.map(\.rawValue)),
+                    \(fact.operatorId.rawValue), \(MillisecondTimestamp(fact.startedAt)), \(MillisecondTimestamp(fact.submittedAt)),
+                    \(fact.outcome.rawValue), \(fact.rawScore), \(fact.maxScore), \(fact.scaledScore), \(fact.passed),
+                    \(fact.approvalStatus.rawValue), \(fact.amendmentCount), \(fact.voided), \(fact.findingCount), \(fact.replaces?.rawValue))
+            ON CONFLICT (submission_id) DO UPDATE SET
+                outcome = excluded.outcome, raw_score = excluded.raw_score, max_score = excluded.max_score,
+                scaled_score = excluded.scaled_score, passed = excluded.passed, approval_status = excluded.approval_status,
+                amendment_count = excluded.amendment_count, voided = excluded.voided, finding_count = excluded.finding_count
+            """)
+        for finding in projection.findings {
+            try await run(
+                """
+                INSERT INTO reporting.findings (submission_id, item_id, tenant_id, org_unit_id, question_id, option_id, severity, subject_ids,
+                                                batch_id, ledger_event_id, detected_at, voided)
+                VALUES (\(id), \(finding.itemId.rawValue), \(tenant.rawValue), \(finding.orgUnitId.rawValue), \(finding.questionId.rawValue),
+                        \(finding.optionId), \(finding.severity.rawValue), \(finding.subjectIds.map(\.rawValue)), \(finding.batchId?.rawValue),
+                        \(finding.ledgerEventId.rawValue), \(MillisecondTimestamp(finding.detectedAt)), \(finding.voided))
+                """)
+        }
+        for item in projection.items {
+            try await run(
+                """
+                INSERT INTO reporting.item_results (submission_id, item_id, tenant_id, org_unit_id, evaluation_id, evaluation_version,
+                                                    question_id, question_version, correct, points_earned, points_possible, voided)
+                VALUES (\(id), \(item.itemId.rawValue), \(tenant.rawValue), \(item.orgUnitId.rawValue), \(item.evaluationId.rawValue),
+                        \(item.evaluationVersion), \(item.questionId.rawValue), \(item.questionVersion), \(item.correct.label),
+                        \(item.pointsEarned), \(item.pointsPossible), \(item.voided))
+                """)
+        }
+    }
+
+    /// Removes the scope's projections and checkpoint, for a rebuild.
+    public func clearProjections() async throws {
+        let tenant = try requireTenant().rawValue
+        try await run("DELETE FROM reporting.findings WHERE tenant_id = \(tenant)")
+        try await run("DELETE FROM reporting.item_results WHERE tenant_id = \(tenant)")
+        try await run("DELETE FROM reporting.submission_facts WHERE tenant_id = \(tenant)")
+        try await run("DELETE FROM reporting.checkpoints WHERE tenant_id = \(tenant)")
+    }
+
+    public func countSubmissions() async throws -> Int {
+        for try await count in try await run("SELECT count(*)::int FROM submissions").decode(Int.self) { return count }
+        return 0
+    }
+
+    /// Submission ids of the scope in id order, a page at a time, for a rebuild.
+    public func submissionIds(after: SubmissionID?, limit: Int) async throws -> [SubmissionID] {
+        let rows = try await run(
+            """
+            SELECT id FROM submissions WHERE (\(after?.rawValue)::text IS NULL OR id > \(after?.rawValue)) ORDER BY id LIMIT \(limit)
+            """)
+        var ids: [SubmissionID] = []
+        for try await id in rows.decode(String.self) { ids.append(SubmissionID(unchecked: id)) }
+        return ids
+    }
+}
+
+/// Filters for the findings list; they combine with AND. Voided work is left out unless asked for.
+public struct FindingFilter: Sendable {
+    public var submissionId: SubmissionID?
+    public var severity: FindingSeverity?
+    public var subjectId: SubjectID?
+    public var batchId: BatchID?
+    public var from: Date?
+    public var to: Date?
+    public var includeVoided = false
+    /// The last finding of the previous page: its detection time, submission and item.
+    public var after: (detectedAt: Date, submissionId: SubmissionID, itemId: ItemID)?
+    public var limit: Int
+
+    public init(limit: Int) { self.limit = limit }
+}
+
+/// Filters for the submission facts list; they combine with AND.
+public struct FactFilter: Sendable {
+    public var evaluationId: EvaluationID?
+    public var evaluationVersion: Int?
+    public var cohort: String?
+    public var batchId: BatchID?
+    public var subjectId: SubjectID?
+    public var outcome: Outcome?
+    public var approvalStatus: ApprovalStatus?
+    public var from: Date?
+    public var to: Date?
+    public var includeVoided = false
+    /// The last fact of the previous page: its submission time and id.
+    public var after: (submittedAt: Date, submissionId: SubmissionID)?
+    public var limit: Int
+
+    public init(limit: Int) { self.limit = limit }
+}
+
+/// Item analytics of one question version within one evaluation version.
+public struct ItemAnalytics: Codable, Sendable, Hashable {
+    public var itemId: ItemID
+    public var questionId: QuestionID
+    public var questionVersion: Int
+    public var attempts: Int
+    public var correct: Int
+    public var partial: Int
+    public var pending: Int
+    public var correctRate: Double?
+    public var averagePoints: Double?
+    public var pointsPossible: Double
+}
+
+extension Transaction {
+    /// Findings by detection time (then submission and item), after `filter.after`.
+    public func listFindings(_ filter: FindingFilter) async throws -> [FindingFact] {
+        let rows = try await run(
+            """
+            SELECT submission_id, item_id, org_unit_id, question_id, option_id, severity, subject_ids, batch_id, ledger_event_id,
+                   detected_at, voided
+            FROM reporting.findings
+            WHERE (\(filter.submissionId?.rawValue)::text IS NULL OR submission_id = \(filter.submissionId?.rawValue))
+              AND (\(filter.severity?.rawValue)::text IS NULL OR severity = \(filter.severity?.rawValue))
+              AND (\(filter.subjectId?.rawValue)::text IS NULL OR subject_ids @> ARRAY[\(filter.subjectId?.rawValue)::text])
+              AND (\(filter.batchId?.rawValue)::text IS NULL OR batch_id = \(filter.batchId?.rawValue))
+              AND (\(filter.from.map(MillisecondTimestamp.init))::timestamptz IS NULL OR detected_at >= \(filter.from.map(MillisecondTimestamp.init)))
+              AND (\(filter.to.map(MillisecondTimestamp.init))::timestamptz IS NULL OR detected_at < \(filter.to.map(MillisecondTimestamp.init)))
+              AND (\(filter.includeVoided) OR NOT voided)
+              AND (\(filter.after?.submissionId.rawValue)::text IS NULL
+                   OR (detected_at, submission_id, item_id) > (\(filter.after.map { MillisecondTimestamp($0.detectedAt) }),
+                                                               \(filter.after?.submissionId.rawValue), \(filter.after?.itemId.rawValue)))
+            ORDER BY detected_at, submission_id, item_id
+            LIMIT \(filter.limit)
+            """)
+        var findings: [FindingFact] = []
+        for try await (submission, item, org, question, option, severity, subjects, batch, event, at, voided) in rows.decode(
+            (String, String, String, String, String, String, [String], String?, String, Date, Bool).self)
+        {
+            findings.append(
+                FindingFact(
+                    submissionId: SubmissionID(unchecked: submission), itemId: ItemID(unchecked: item), orgUnitId: OrgUnitID(unchecked: org),
+                    questionId: QuestionID(unchecked: question), optionId: option, severity: try storedEnum(FindingSeverity.self, severity),
+                    subjectIds: subjects.map(SubjectID.init(unchecked:)), batchId: batch.map(BatchID.init(unchecked:)),
+                    ledgerEventId: LedgerEventID(unchecked: event), detectedAt: at.roundedToMilliseconds(), voided: voided))
+        }
+        return findings
+    }
+
+    /// Submission facts by submission time (then id), after `filter.after`.
+    public func listFacts(_ filter: FactFilter) async throws -> [SubmissionFact] {
+        let rows = try await run(
+            """
+            SELECT submission_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort, batch_id, subject_ids, operator_id,
+                   started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed, approval_status, amendment_count, voided,
+                   finding_count, replaces
+            FROM reporting.submission_facts
+            WHERE (\(filter.evaluationId?.rawValue)::text IS NULL OR evaluation_id = \(filter.evaluationId?.rawValue))
+              AND (\(filter.evaluationVersion)::integer IS NULL OR evaluation_version = \(filter.evaluationVersion))
+              AND (\(filter.cohort)::text IS NULL OR cohort = \(filter.cohort))
+              AND (\(filter.batchId?.rawValue)::text IS NULL OR batch_id = \(filter.batchId?.rawValue))
+              AND (\(filter.subjectId?.rawValue)::text IS NULL OR subject_ids @> ARRAY[\(filter.subjectId?.rawValue)::text])
+              AND (\(filter.outcome?.rawValue)::text IS NULL OR outcome = \(filter.outcome?.rawValue))
+              AND (\(filter.approvalStatus?.rawValue)::text IS NULL OR approval_status = \(filter.approvalStatus?.rawValue))
+              AND (\(filter.from.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at >= \(filter.from.map(MillisecondTimestamp.init)))
+              AND (\(filter.to.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at < \(filter.to.map(MillisecondTimestamp.init)))
+              AND (\(filter.includeVoided) OR NOT voided)
+              AND (\(filter.after?.submissionId.rawValue)::text IS NULL
+                   OR (submitted_at, submission_id) > (\(filter.after.map { MillisecondTimestamp($0.submittedAt) }), \(filter.after?.submissionId.rawValue)))
+            ORDER BY submitted_at, submission_id
+            LIMIT \(filter.limit)
+            """)
+        var facts: [SubmissionFact] = []
+        for try await row in rows {
+            let cells = Array(row)
+            func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
+            func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
+            facts.append(
+                SubmissionFact(
+                    submissionId: SubmissionID(unchecked: try text(0)), orgUnitId: OrgUnitID(unchecked: try text(1)),
+                    evaluationId: EvaluationID(unchecked: try text(2)), evaluationVersion: try cells[3].decode(Int.self),
+                    kind: try storedEnum(EvaluationKind.self, try text(4)), cohort: try optional(5), batchId: try optional(6).map(BatchID.init(unchecked:)),
+                    subjectIds: try cells[7].decode([String].self).map(SubjectID.init(unchecked:)), operatorId: UserID(unchecked: try text(8)),
+                    startedAt: try cells[9].decode(Date.self).roundedToMilliseconds(), submittedAt: try cells[10].decode(Date.self).roundedToMilliseconds(),
+                    outcome: try storedEnum(Outcome.self, try text(11)), rawScore: try cells[12].decode(Double.self),
+                    maxScore: try cells[13].decode(Double.self), scaledScore: try cells[14].decode(Double.self), passed: try cells[15].decode(Bool?.self),
+                    approvalStatus: try storedEnum(ApprovalStatus.self, try text(16)), amendmentCount: try cells[17].decode(Int.self),
+                    voided: try cells[18].decode(Bool.self), findingCount: try cells[19].decode(Int.self),
+                    replaces: try optional(20).map(SubmissionID.init(unchecked:))))
+        }
+        return facts
+    }
+
+    /// Per item of an evaluation version, over standing (not voided) submissions.
+    public func itemAnalytics(evaluation: EvaluationID, version: Int) async throws -> [ItemAnalytics] {
+        let rows = try await run(
+            """
+            SELECT item_id, question_id, question_version, count(*)::int,
+                   count(*) FILTER (WHERE correct = 'correct')::int, count(*) FILTER (WHERE correct = 'partial')::int,
+                   count(*) FILTER (WHERE correct = 'pending')::int, avg(points_earned), max(points_possible)
+            FROM reporting.item_results
+            WHERE evaluation_id = \(evaluation.rawValue) AND evaluation_version = \(version) AND NOT voided
+            GROUP BY item_id, question_id, question_version
+            ORDER BY item_id
+            """)
+        var analytics: [ItemAnalytics] = []
+        for try await (item, question, questionVersion, attempts, correct, partial, pending, average, possible) in rows.decode(
+            (String, String, Int, Int, Int, Int, Int, Double?, Double).self)
+        {
+            let graded = attempts - pending
+            analytics.append(
+                ItemAnalytics(
+                    itemId: ItemID(unchecked: item), questionId: QuestionID(unchecked: question), questionVersion: questionVersion,
+                    attempts: attempts, correct: correct, partial: partial, pending: pending,
+                    correctRate: graded > 0 ? Double(correct) / Double(graded) : nil, averagePoints: average, pointsPossible: possible))
+        }
+        return analytics
+    }
+}
