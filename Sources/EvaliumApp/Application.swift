@@ -79,7 +79,8 @@ public struct EvaliumServer: Sendable {
             database: database, configuration: configuration)
         evidenceRoutes.register(on: router)
         evidenceRoutes.registerResumable(on: router)
-        ReportingRoutes(reporting: ReportingService(reads: replica ?? database)).register(on: router)
+        ReportingRoutes(reporting: ReportingService(reads: replica ?? database), exports: ReportingExport(reads: replica ?? database))
+            .register(on: router)
         return router
     }
 

@@ -1,9 +1,13 @@
+import AsyncHTTPClient
+import Crypto
 @testable import EvaliumApp
 import EvaliumCore
 import EvaliumStorage
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
 import Testing
 
 @Suite("Reporting: projections rebuilt from durable truth, findings tied to their ledger events", .timeLimit(.minutes(2)))
@@ -122,10 +126,132 @@ struct ReportingTests {
             #expect(withVoided.count == 5 && withVoided.contains { $0["voided"] == true })
             #expect(facts.contains { $0["amendmentCount"] == 1 && $0["outcome"] == "pass" && $0["kind"] == "knowledge" }, "the corrected quiz passes")
 
+            let summary = try await client.send(.get, "/v1/reporting/summary?groupBy=cohort", as: analyst).json()["items"]?.arrayValue ?? []
+            #expect(summary.count == 1 && summary.first?["submissions"] == 4 && summary.first?["findings"] == 2, "\(summary)")
+            #expect(summary.first?["rejected"] == 1 && summary.first?["approved"] == 1 && summary.first?["pendingReview"] == 2, "\(summary)")
+
             let other = try await TestEnvironment.makeTenantWithAdmin(client, server)
             #expect(try await client.send(.get, "/v1/reporting/findings", as: other.admin).json()["items"]?.arrayValue.isEmpty == true)
             let inspector = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil)])
             #expect(try await client.send(.get, "/v1/reporting/findings", as: inspector).status == .forbidden)
         }
+    }
+
+    /// The CSV proper of an export (between the manifest and the trailer) and its `#` lines.
+    static func split(_ text: String) -> (csv: String, notes: [String: String]) {
+        var notes: [String: String] = [:]
+        var csv = ""
+        for line in text.components(separatedBy: "\r\n") where !line.isEmpty {
+            if line.hasPrefix("# ") {
+                let parts = line.dropFirst(2).split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2 { notes[parts[0]] = parts[1] }
+            } else {
+                csv += line + "\r\n"
+            }
+        }
+        return (csv, notes)
+    }
+
+    @Test("an export names the ledger state it was read at and ends with the SHA-256 of its rows")
+    func exportManifest() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await Self.history(client, server)
+            try await Self.caughtUp(tenant.tenantId)
+            let analyst = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
+            let response = try await client.send(.get, "/v1/reporting/exports/submissions.csv?includeVoided=false", as: analyst)
+            #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/csv") == true)
+            let (csv, notes) = Self.split(String(buffer: response.body))
+            #expect(notes["tenant"] == tenant.tenantId.rawValue && notes["rows"] == "4" && notes["filters"] == "includeVoided=false")
+            #expect(notes["sha256"] == Array(SHA256.hash(data: Array(csv.utf8))).hexString, "the trailer's hash is the hash of the rows")
+            let seal = try await TestEnvironment.sql(
+                "SELECT encode(chain_hash, 'hex') FROM ledger_seals WHERE tenant_id = '\(tenant.tenantId)' AND sequence = \(notes["ledger-sequence"] ?? "0")",
+                as: TestEnvironment.superuser)
+            #expect(seal.first?.first == notes["ledger-chain-hash"], "the manifest names a real point of the ledger chain")
+            #expect(csv.hasPrefix(ReportingExport.submissionColumns.joined(separator: ",") + "\r\n"))
+
+            let findings = try await client.send(.get, "/v1/reporting/exports/findings.csv?severity=major", as: analyst)
+            let (findingRows, findingNotes) = Self.split(String(buffer: findings.body))
+            #expect(findingNotes["rows"] == "2" && findingNotes["sha256"] == Array(SHA256.hash(data: Array(findingRows.utf8))).hexString)
+            let inspector = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil)])
+            #expect(try await client.send(.get, "/v1/reporting/exports/findings.csv", as: inspector).status == .forbidden)
+        }
+    }
+
+    @Test("an export of 100,000 rows streams in constant memory and its trailer verifies")
+    func largeExport() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            // Wide rows (a 200-character cohort), so the file (~46 MB) is larger than the memory bound below: an export
+            // that held its rows would break it.
+            try await TestEnvironment.sql(
+                """
+                INSERT INTO reporting.submission_facts (submission_id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort,
+                    subject_ids, operator_id, started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed, approval_status,
+                    amendment_count, voided, finding_count, evidence_count)
+                SELECT '\(tenant.tenantId)-' || n, '\(tenant.tenantId)', '\(tenant.created.rootOrgUnit.id)', 'evl_01M81000000000000000000000', 1,
+                       'observation', repeat('c', 200), ARRAY['sbj_01M81000000000000000000001'], '\(tenant.admin.userId)',
+                       now() - interval '1 day', now() - (n || ' milliseconds')::interval, 'pass', 1, 1, 1, true, 'approved', 0, false, 0, 0
+                FROM generate_series(1, 100000) AS n
+                """, as: TestEnvironment.superuser)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))/v1/reporting/exports/submissions.csv")
+            request.headers.add(name: "Authorization", value: "Bearer \(tenant.admin.accessToken)")
+            let before = Self.residentBytes()
+            var peak = before
+            var rows = RowHasher()
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            #expect(response.status == .ok)
+            for try await chunk in response.body {
+                rows.feed(Array(buffer: chunk))
+                peak = max(peak, Self.residentBytes())
+            }
+            let (digest, notes) = rows.finish()
+            #expect(notes["rows"] == "100000")
+            #expect(notes["sha256"] == digest, "the trailer's hash verifies over 100,000 streamed rows")
+            #expect(rows.bytes > 40_000_000)
+            let growth = peak - before
+            print("export of 100000 rows: \(rows.bytes) bytes; resident memory grew by \(growth / 1_048_576) MiB")
+            #expect(growth < 32 * 1_048_576, "the export streams: memory grew by \(growth) bytes for a \(rows.bytes)-byte file")
+        }
+    }
+
+    /// Hashes an export's CSV proper as it streams past: the manifest (its first `#` lines) is skipped, and the
+    /// last few hundred bytes are held back until the end, where the trailer is cut off.
+    struct RowHasher {
+        var hasher = SHA256()
+        var bytes = 0
+        var pending: [UInt8] = []
+        var manifest: [UInt8]? = []
+
+        mutating func feed(_ chunk: [UInt8]) {
+            bytes += chunk.count
+            pending += chunk
+            if var head = manifest {
+                // The manifest ends where the first line not starting with `#` begins.
+                while let end = pending.firstRange(of: [13, 10]), pending.first == UInt8(ascii: "#") {
+                    head += pending[..<end.upperBound]
+                    pending.removeFirst(end.upperBound)
+                }
+                if pending.first.map({ $0 != UInt8(ascii: "#") }) ?? false { manifest = nil } else { manifest = head; return }
+            }
+            if pending.count > 512 {
+                hasher.update(data: pending.prefix(pending.count - 512))
+                pending.removeFirst(pending.count - 512)
+            }
+        }
+
+        mutating func finish() -> (String, [String: String]) {
+            let text = String(decoding: pending, as: UTF8.self)
+            let trailer = text.range(of: "# rows:")!.lowerBound
+            hasher.update(data: Array(text[..<trailer].utf8))
+            return (Array(hasher.finalize()).hexString, ReportingTests.split(String(text[trailer...])).notes)
+        }
+    }
+
+    /// This process's resident memory, from /proc.
+    static func residentBytes() -> Int {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return pages * 4096
     }
 }

@@ -62,7 +62,8 @@ struct ReportingProjector: Sendable {
         let state = try await SubmissionService.currentState(submission, snapshot, in: transaction)
         let projection = ReportingProjection.project(
             submission, snapshot, result: state.result, amendmentCount: state.corrections.amendments.count,
-            voided: state.corrections.void != nil, detections: try await transaction.findingDetections(of: id))
+            voided: state.corrections.void != nil, evidenceCount: try await transaction.listAttachments(session: submission.sessionId).count,
+            detections: try await transaction.findingDetections(of: id))
         try await transaction.replaceProjection(projection, tenant: tenant)
     }
 }

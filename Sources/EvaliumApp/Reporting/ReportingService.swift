@@ -30,6 +30,10 @@ struct ReportingService: Sendable {
         return Facts(items: items, nextCursor: next)
     }
 
+    func summary(by grouping: SummaryGrouping, _ filter: FactFilter, access: CapabilityAccess) async throws -> [GroupSummary] {
+        try await reads.transaction(access.scope) { try await $0.summarize(by: grouping, filter) }
+    }
+
     func items(of evaluation: EvaluationID, version: Int, access: CapabilityAccess) async throws -> [ItemAnalytics] {
         try await reads.transaction(access.scope) { try await $0.itemAnalytics(evaluation: evaluation, version: version) }
     }

@@ -30,13 +30,14 @@ public struct SubmissionFact: Codable, Hashable, Sendable {
     public var amendmentCount: Int
     public var voided: Bool
     public var findingCount: Int
+    public var evidenceCount: Int
     public var replaces: SubmissionID?
 
     public init(
         submissionId: SubmissionID, orgUnitId: OrgUnitID, evaluationId: EvaluationID, evaluationVersion: Int,
         kind: EvaluationKind, cohort: String?, batchId: BatchID?, subjectIds: [SubjectID], operatorId: UserID,
         startedAt: Date, submittedAt: Date, outcome: Outcome, rawScore: Double, maxScore: Double, scaledScore: Double,
-        passed: Bool?, approvalStatus: ApprovalStatus, amendmentCount: Int, voided: Bool, findingCount: Int,
+        passed: Bool?, approvalStatus: ApprovalStatus, amendmentCount: Int, voided: Bool, findingCount: Int, evidenceCount: Int,
         replaces: SubmissionID?
     ) {
         self.submissionId = submissionId
@@ -59,6 +60,7 @@ public struct SubmissionFact: Codable, Hashable, Sendable {
         self.amendmentCount = amendmentCount
         self.voided = voided
         self.findingCount = findingCount
+        self.evidenceCount = evidenceCount
         self.replaces = replaces
     }
 }
@@ -148,7 +150,7 @@ public enum ReportingProjection {
     /// A current finding is tied to the latest detection of that very option on that item; one with no
     /// detection event (which the ledger always has) is left out rather than invented.
     public static func project(
-        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, amendmentCount: Int, voided: Bool,
+        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, amendmentCount: Int, voided: Bool, evidenceCount: Int,
         detections: [FindingDetection]
     ) -> SubmissionProjection {
         let subjects = submission.subjects.map(\.subjectId)
@@ -180,7 +182,7 @@ public enum ReportingProjection {
             subjectIds: subjects, operatorId: submission.operatorId, startedAt: submission.startedAt, submittedAt: submission.submittedAt,
             outcome: result.outcome, rawScore: result.rawScore, maxScore: result.maxScore, scaledScore: result.scaledScore,
             passed: result.passed, approvalStatus: submission.approvalStatus, amendmentCount: amendmentCount, voided: voided,
-            findingCount: findings.count, replaces: submission.replaces)
+            findingCount: findings.count, evidenceCount: evidenceCount, replaces: submission.replaces)
         return SubmissionProjection(fact: fact, findings: findings, items: items)
     }
 }

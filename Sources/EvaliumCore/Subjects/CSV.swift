@@ -36,6 +36,22 @@ public enum CSV {
         }
     }
 
+    /// One record as RFC 4180 writes it, CRLF included: a field is quoted when it holds a comma, a quote or a
+    /// line break, and its quotes are doubled.
+    public static func record(_ fields: [String]) -> String {
+        fields.map { field in
+            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+            return "\"" + field.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+        }.joined(separator: ",") + "\r\n"
+    }
+
+    /// Free text made safe to open in a spreadsheet: a leading `=`, `+`, `-` or `@` would start a formula, so
+    /// such a cell is prefixed with `'` (OWASP's CSV-injection advice).
+    public static func inert(_ text: String) -> String {
+        guard let first = text.first, "=+-@\t\r".contains(first) else { return text }
+        return "'" + text
+    }
+
     /// The records of `bytes`, blank lines left out. Fails on the first thing that is not CSV.
     public static func parse(_ bytes: [UInt8], maxRecords: Int = .max) throws(Failure) -> [Record] {
         var bytes = bytes[...]

@@ -27,6 +27,7 @@ CREATE TABLE reporting.submission_facts (
     amendment_count     integer NOT NULL,
     voided              boolean NOT NULL,
     finding_count       integer NOT NULL,
+    evidence_count      integer NOT NULL,
     replaces            text
 );
 

@@ -89,16 +89,18 @@ extension Transaction {
             """
             INSERT INTO reporting.submission_facts (submission_id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort,
                 batch_id, subject_ids, operator_id, started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed,
-                approval_status, amendment_count, voided, finding_count, replaces)
+                approval_status, amendment_count, voided, finding_count, evidence_count, replaces)
             VALUES (\(id), \(tenant.rawValue), \(fact.orgUnitId.rawValue), \(fact.evaluationId.rawValue), \(fact.evaluationVersion),
                     \(fact.kind.rawValue), \(fact.cohort), \(fact.batchId?.rawValue), \(fact.subjectIds.map(\.rawValue)),
                     \(fact.operatorId.rawValue), \(MillisecondTimestamp(fact.startedAt)), \(MillisecondTimestamp(fact.submittedAt)),
                     \(fact.outcome.rawValue), \(fact.rawScore), \(fact.maxScore), \(fact.scaledScore), \(fact.passed),
-                    \(fact.approvalStatus.rawValue), \(fact.amendmentCount), \(fact.voided), \(fact.findingCount), \(fact.replaces?.rawValue))
+                    \(fact.approvalStatus.rawValue), \(fact.amendmentCount), \(fact.voided), \(fact.findingCount), \(fact.evidenceCount),
+                    \(fact.replaces?.rawValue))
             ON CONFLICT (submission_id) DO UPDATE SET
                 outcome = excluded.outcome, raw_score = excluded.raw_score, max_score = excluded.max_score,
                 scaled_score = excluded.scaled_score, passed = excluded.passed, approval_status = excluded.approval_status,
-                amendment_count = excluded.amendment_count, voided = excluded.voided, finding_count = excluded.finding_count
+                amendment_count = excluded.amendment_count, voided = excluded.voided, finding_count = excluded.finding_count,
+                evidence_count = excluded.evidence_count
             """)
         for finding in projection.findings {
             try await run(
@@ -200,6 +202,14 @@ public struct ItemAnalytics: Codable, Sendable, Hashable {
 extension Transaction {
     /// Findings by detection time (then submission and item), after `filter.after`.
     public func listFindings(_ filter: FindingFilter) async throws -> [FindingFact] {
+        var findings: [FindingFact] = []
+        try await eachFinding(filter) { findings.append($0) }
+        return findings
+    }
+
+    /// The same findings, handed to `body` one at a time as the database streams them, so an export of any
+    /// size holds one row at a time.
+    public func eachFinding(_ filter: FindingFilter, _ body: (FindingFact) async throws -> Void) async throws {
         let rows = try await run(
             """
             SELECT submission_id, item_id, org_unit_id, question_id, option_id, severity, subject_ids, batch_id, ledger_event_id,
@@ -218,49 +228,40 @@ extension Transaction {
             ORDER BY detected_at, submission_id, item_id
             LIMIT \(filter.limit)
             """)
-        var findings: [FindingFact] = []
         for try await (submission, item, org, question, option, severity, subjects, batch, event, at, voided) in rows.decode(
             (String, String, String, String, String, String, [String], String?, String, Date, Bool).self)
         {
-            findings.append(
+            try await body(
                 FindingFact(
                     submissionId: SubmissionID(unchecked: submission), itemId: ItemID(unchecked: item), orgUnitId: OrgUnitID(unchecked: org),
                     questionId: QuestionID(unchecked: question), optionId: option, severity: try storedEnum(FindingSeverity.self, severity),
                     subjectIds: subjects.map(SubjectID.init(unchecked:)), batchId: batch.map(BatchID.init(unchecked:)),
                     ledgerEventId: LedgerEventID(unchecked: event), detectedAt: at.roundedToMilliseconds(), voided: voided))
         }
-        return findings
     }
 
     /// Submission facts by submission time (then id), after `filter.after`.
     public func listFacts(_ filter: FactFilter) async throws -> [SubmissionFact] {
-        let rows = try await run(
-            """
-            SELECT submission_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort, batch_id, subject_ids, operator_id,
-                   started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed, approval_status, amendment_count, voided,
-                   finding_count, replaces
-            FROM reporting.submission_facts
-            WHERE (\(filter.evaluationId?.rawValue)::text IS NULL OR evaluation_id = \(filter.evaluationId?.rawValue))
-              AND (\(filter.evaluationVersion)::integer IS NULL OR evaluation_version = \(filter.evaluationVersion))
-              AND (\(filter.cohort)::text IS NULL OR cohort = \(filter.cohort))
-              AND (\(filter.batchId?.rawValue)::text IS NULL OR batch_id = \(filter.batchId?.rawValue))
-              AND (\(filter.subjectId?.rawValue)::text IS NULL OR subject_ids @> ARRAY[\(filter.subjectId?.rawValue)::text])
-              AND (\(filter.outcome?.rawValue)::text IS NULL OR outcome = \(filter.outcome?.rawValue))
-              AND (\(filter.approvalStatus?.rawValue)::text IS NULL OR approval_status = \(filter.approvalStatus?.rawValue))
-              AND (\(filter.from.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at >= \(filter.from.map(MillisecondTimestamp.init)))
-              AND (\(filter.to.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at < \(filter.to.map(MillisecondTimestamp.init)))
-              AND (\(filter.includeVoided) OR NOT voided)
-              AND (\(filter.after?.submissionId.rawValue)::text IS NULL
-                   OR (submitted_at, submission_id) > (\(filter.after.map { MillisecondTimestamp($0.submittedAt) }), \(filter.after?.submissionId.rawValue)))
-            ORDER BY submitted_at, submission_id
-            LIMIT \(filter.limit)
-            """)
         var facts: [SubmissionFact] = []
+        try await eachFact(filter) { facts.append($0) }
+        return facts
+    }
+
+    /// The same facts, handed to `body` one at a time as the database streams them.
+    public func eachFact(_ filter: FactFilter, _ body: (SubmissionFact) async throws -> Void) async throws {
+        let rows = try await run(
+            Self.factCondition(filter).wrapped(
+                """
+                SELECT submission_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort, batch_id, subject_ids, operator_id,
+                       started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed, approval_status, amendment_count, voided,
+                       finding_count, evidence_count, replaces
+                FROM reporting.submission_facts
+                """, "ORDER BY submitted_at, submission_id LIMIT \(filter.limit)"))
         for try await row in rows {
             let cells = Array(row)
             func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
             func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
-            facts.append(
+            try await body(
                 SubmissionFact(
                     submissionId: SubmissionID(unchecked: try text(0)), orgUnitId: OrgUnitID(unchecked: try text(1)),
                     evaluationId: EvaluationID(unchecked: try text(2)), evaluationVersion: try cells[3].decode(Int.self),
@@ -271,9 +272,35 @@ extension Transaction {
                     maxScore: try cells[13].decode(Double.self), scaledScore: try cells[14].decode(Double.self), passed: try cells[15].decode(Bool?.self),
                     approvalStatus: try storedEnum(ApprovalStatus.self, try text(16)), amendmentCount: try cells[17].decode(Int.self),
                     voided: try cells[18].decode(Bool.self), findingCount: try cells[19].decode(Int.self),
-                    replaces: try optional(20).map(SubmissionID.init(unchecked:))))
+                    evidenceCount: try cells[20].decode(Int.self), replaces: try optional(21).map(SubmissionID.init(unchecked:))))
         }
-        return facts
+    }
+
+    /// The WHERE clause of a facts query: every filter, and the keyset position after `filter.after`.
+    static func factCondition(_ filter: FactFilter) -> PostgresQuery {
+        """
+        WHERE (\(filter.evaluationId?.rawValue)::text IS NULL OR evaluation_id = \(filter.evaluationId?.rawValue))
+          AND (\(filter.evaluationVersion)::integer IS NULL OR evaluation_version = \(filter.evaluationVersion))
+          AND (\(filter.cohort)::text IS NULL OR cohort = \(filter.cohort))
+          AND (\(filter.batchId?.rawValue)::text IS NULL OR batch_id = \(filter.batchId?.rawValue))
+          AND (\(filter.subjectId?.rawValue)::text IS NULL OR subject_ids @> ARRAY[\(filter.subjectId?.rawValue)::text])
+          AND (\(filter.outcome?.rawValue)::text IS NULL OR outcome = \(filter.outcome?.rawValue))
+          AND (\(filter.approvalStatus?.rawValue)::text IS NULL OR approval_status = \(filter.approvalStatus?.rawValue))
+          AND (\(filter.from.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at >= \(filter.from.map(MillisecondTimestamp.init)))
+          AND (\(filter.to.map(MillisecondTimestamp.init))::timestamptz IS NULL OR submitted_at < \(filter.to.map(MillisecondTimestamp.init)))
+          AND (\(filter.includeVoided) OR NOT voided)
+          AND (\(filter.after?.submissionId.rawValue)::text IS NULL
+               OR (submitted_at, submission_id) > (\(filter.after.map { MillisecondTimestamp($0.submittedAt) }), \(filter.after?.submissionId.rawValue)))
+        """
+    }
+
+    /// The scope's tenant's last seal: where its ledger stood when an export was read.
+    public func lastSeal() async throws -> (sequence: Int64, chainHash: String) {
+        let tenant = try requireTenant()
+        let rows = try await run(
+            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = \(tenant.rawValue) ORDER BY sequence DESC LIMIT 1")
+        for try await (sequence, hash) in rows.decode((Int64, ByteBuffer).self) { return (sequence, Array(buffer: hash).hexString) }
+        return (0, "")
     }
 
     /// Per item of an evaluation version, over standing (not voided) submissions.
@@ -300,5 +327,60 @@ extension Transaction {
                     correctRate: graded > 0 ? Double(correct) / Double(graded) : nil, averagePoints: average, pointsPossible: possible))
         }
         return analytics
+    }
+}
+
+/// What a cohort or batch summary groups by.
+public enum SummaryGrouping: String, Sendable {
+    case cohort, batch
+}
+
+/// The standing work of one cohort or batch, counted.
+public struct GroupSummary: Codable, Sendable, Hashable {
+    /// The cohort label or batch id; nil for work without one.
+    public var key: String?
+    public var submissions: Int
+    public var passed: Int
+    public var failed: Int
+    public var pending: Int
+    public var approved: Int
+    public var pendingReview: Int
+    public var rejected: Int
+    public var changesRequested: Int
+    public var findings: Int
+    public var averageScaledScore: Double?
+    public var firstSubmittedAt: Date
+    public var lastSubmittedAt: Date
+}
+
+extension Transaction {
+    /// Submission facts matching `filter` (its paging aside), counted per cohort or batch.
+    public func summarize(by grouping: SummaryGrouping, _ filter: FactFilter) async throws -> [GroupSummary] {
+        let key = grouping == .cohort ? "cohort" : "batch_id"
+        let rows = try await run(
+            Self.factCondition(filter).wrapped(
+                """
+                SELECT \(key), count(*)::int, count(*) FILTER (WHERE outcome = 'pass')::int, count(*) FILTER (WHERE outcome = 'fail')::int,
+                       count(*) FILTER (WHERE outcome = 'pending')::int, count(*) FILTER (WHERE approval_status = 'approved')::int,
+                       count(*) FILTER (WHERE approval_status = 'pending_review')::int,
+                       count(*) FILTER (WHERE approval_status = 'rejected')::int,
+                       count(*) FILTER (WHERE approval_status = 'changes_requested')::int, coalesce(sum(finding_count), 0)::int,
+                       avg(scaled_score), min(submitted_at), max(submitted_at)
+                FROM reporting.submission_facts
+                """, "GROUP BY \(key) ORDER BY \(key) NULLS FIRST"))
+        var groups: [GroupSummary] = []
+        for try await row in rows {
+            let cells = Array(row)
+            groups.append(
+                GroupSummary(
+                    key: try cells[0].decode(String?.self), submissions: try cells[1].decode(Int.self), passed: try cells[2].decode(Int.self),
+                    failed: try cells[3].decode(Int.self), pending: try cells[4].decode(Int.self), approved: try cells[5].decode(Int.self),
+                    pendingReview: try cells[6].decode(Int.self), rejected: try cells[7].decode(Int.self),
+                    changesRequested: try cells[8].decode(Int.self), findings: try cells[9].decode(Int.self),
+                    averageScaledScore: try cells[10].decode(Double?.self),
+                    firstSubmittedAt: try cells[11].decode(Date.self).roundedToMilliseconds(),
+                    lastSubmittedAt: try cells[12].decode(Date.self).roundedToMilliseconds()))
+        }
+        return groups
     }
 }
