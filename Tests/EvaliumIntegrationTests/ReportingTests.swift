@@ -115,6 +115,9 @@ struct ReportingTests {
                 #expect(detections.compactMap { $0["id"]?.stringValue }.contains(try #require(finding["ledgerEventId"]?.stringValue)))
                 #expect(finding["severity"] == "major")
             }
+            let reviewer = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.reviewer.id, nil)])
+            let bySeverity = try await client.send(.get, "/v1/reporting/findings?severity=major", as: reviewer).json()["items"]?.arrayValue ?? []
+            #expect(bySeverity.count == 2, "a reviewer lists findings by severity")
             let one = try #require(findings.first?["submissionId"]?.stringValue)
             let filtered = try await client.send(.get, "/v1/reporting/findings?submissionId=\(one)&severity=major", as: analyst).json()
             #expect(filtered["items"]?.arrayValue.count == 1)
@@ -126,6 +129,11 @@ struct ReportingTests {
             #expect(withVoided.count == 5 && withVoided.contains { $0["voided"] == true })
             #expect(facts.contains { $0["amendmentCount"] == 1 && $0["outcome"] == "pass" && $0["kind"] == "knowledge" }, "the corrected quiz passes")
 
+            let quiz = try #require(facts.first { $0["kind"] == "knowledge" })
+            let analytics = try await client.send(
+                .get, "/v1/reporting/evaluations/\(try #require(quiz["evaluationId"]?.stringValue))/versions/1/items", as: analyst).json()["items"]?.arrayValue ?? []
+            #expect(analytics.count == 1 && analytics.first?["attempts"] == 1 && analytics.first?["correctRate"] == 1, "\(analytics)")
+            if case .number(let seconds)? = analytics.first?["averageSeconds"] { #expect(seconds >= 0) } else { Issue.record("no averageSeconds") }
             let summary = try await client.send(.get, "/v1/reporting/summary?groupBy=cohort", as: analyst).json()["items"]?.arrayValue ?? []
             #expect(summary.count == 1 && summary.first?["submissions"] == 4 && summary.first?["findings"] == 2, "\(summary)")
             #expect(summary.first?["rejected"] == 1 && summary.first?["approved"] == 1 && summary.first?["pendingReview"] == 2, "\(summary)")

@@ -336,7 +336,7 @@ struct RowLevelSecurityTests {
 
             var projection = ReportingProjection.project(
                 submission, VersionSnapshot(content: content, policy: policy, orgUnitId: unit, assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)),
-                result: result, amendmentCount: 1, voided: true, evidenceCount: 1, detections: [])
+                result: result, responses: [], amendmentCount: 1, voided: true, evidenceCount: 1, detections: [])
             projection.findings = [
                 FindingFact(
                     submissionId: submission.id, itemId: item, orgUnitId: unit, questionId: .generate(), optionId: "fail", severity: .major,
@@ -345,7 +345,7 @@ struct RowLevelSecurityTests {
             projection.items = [
                 ItemResultFact(
                     submissionId: submission.id, itemId: item, orgUnitId: unit, evaluationId: evaluation, evaluationVersion: 1,
-                    questionId: .generate(), questionVersion: 1, correct: .correct, pointsEarned: 1, pointsPossible: 1, voided: true)
+                    questionId: .generate(), questionVersion: 1, correct: .correct, pointsEarned: 1, pointsPossible: 1, secondsSpent: 4, voided: true)
             ]
             try await transaction.replaceProjection(projection, tenant: tenant.tenant.id)
             _ = try await transaction.lockReportingCheckpoint()

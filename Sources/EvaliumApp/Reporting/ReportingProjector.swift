@@ -61,7 +61,7 @@ struct ReportingProjector: Sendable {
         guard let (submission, snapshot) = try await transaction.fetchSubmission(id) else { return }
         let state = try await SubmissionService.currentState(submission, snapshot, in: transaction)
         let projection = ReportingProjection.project(
-            submission, snapshot, result: state.result, amendmentCount: state.corrections.amendments.count,
+            submission, snapshot, result: state.result, responses: state.corrections.original, amendmentCount: state.corrections.amendments.count,
             voided: state.corrections.void != nil, evidenceCount: try await transaction.listAttachments(session: submission.sessionId).count,
             detections: try await transaction.findingDetections(of: id))
         try await transaction.replaceProjection(projection, tenant: tenant)

@@ -73,7 +73,7 @@ public enum BuiltInRole: String, CaseIterable, Sendable {
         case .author: [.authoringManage]
         case .assigner: [.assignmentsManage, .subjectsManage]
         case .inspector: [.sessionsExecute, .evidenceManage]
-        case .reviewer: [.submissionsReview, .submissionsApprove, .submissionsReject, .submissionsAmend]
+        case .reviewer: [.submissionsReview, .submissionsApprove, .submissionsReject, .submissionsAmend, .reportingRead]
         case .analyst: [.reportingRead, .ledgerRead]
         }
     }

@@ -109,12 +109,14 @@ public struct ItemResultFact: Codable, Hashable, Sendable {
     public var correct: Correctness
     public var pointsEarned: Double?
     public var pointsPossible: Double
+    /// Seconds between the previous recorded answer (or the session's start) and this one's last recording.
+    public var secondsSpent: Double?
     public var voided: Bool
 
     public init(
         submissionId: SubmissionID, itemId: ItemID, orgUnitId: OrgUnitID, evaluationId: EvaluationID,
         evaluationVersion: Int, questionId: QuestionID, questionVersion: Int, correct: Correctness,
-        pointsEarned: Double?, pointsPossible: Double, voided: Bool
+        pointsEarned: Double?, pointsPossible: Double, secondsSpent: Double?, voided: Bool
     ) {
         self.submissionId = submissionId
         self.itemId = itemId
@@ -126,6 +128,7 @@ public struct ItemResultFact: Codable, Hashable, Sendable {
         self.correct = correct
         self.pointsEarned = pointsEarned
         self.pointsPossible = pointsPossible
+        self.secondsSpent = secondsSpent
         self.voided = voided
     }
 }
@@ -150,8 +153,8 @@ public enum ReportingProjection {
     /// A current finding is tied to the latest detection of that very option on that item; one with no
     /// detection event (which the ledger always has) is left out rather than invented.
     public static func project(
-        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, amendmentCount: Int, voided: Bool, evidenceCount: Int,
-        detections: [FindingDetection]
+        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, responses: [RecordedResponse], amendmentCount: Int,
+        voided: Bool, evidenceCount: Int, detections: [FindingDetection]
     ) -> SubmissionProjection {
         let subjects = submission.subjects.map(\.subjectId)
         var latest: [String: FindingDetection] = [:]
@@ -170,11 +173,18 @@ public enum ReportingProjection {
         let versions = Dictionary(
             snapshot.evaluation.definition.items.compactMap { entry in entry.item.id.map { ($0, entry.item.version ?? 0) } },
             uniquingKeysWith: { first, _ in first })
+        var previous = submission.startedAt
+        var seconds: [ItemID: Double] = [:]
+        for response in responses.sorted(by: { $0.recordedAt < $1.recordedAt }) {
+            seconds[response.itemId] = max(0, response.recordedAt.timeIntervalSince(previous))
+            previous = response.recordedAt
+        }
         let items = result.items.map { item in
             ItemResultFact(
                 submissionId: submission.id, itemId: item.itemId, orgUnitId: submission.orgUnitId, evaluationId: submission.evaluationId,
                 evaluationVersion: submission.evaluationVersion, questionId: item.questionId, questionVersion: versions[item.itemId] ?? 0,
-                correct: item.correct, pointsEarned: item.pointsEarned, pointsPossible: item.pointsPossible, voided: voided)
+                correct: item.correct, pointsEarned: item.pointsEarned, pointsPossible: item.pointsPossible, secondsSpent: seconds[item.itemId],
+                voided: voided)
         }
         let fact = SubmissionFact(
             submissionId: submission.id, orgUnitId: submission.orgUnitId, evaluationId: submission.evaluationId,

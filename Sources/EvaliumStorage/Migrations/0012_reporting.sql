@@ -70,6 +70,7 @@ CREATE TABLE reporting.item_results (
     correct           text NOT NULL,
     points_earned     double precision,
     points_possible   double precision NOT NULL,
+    seconds_spent     double precision,
     voided            boolean NOT NULL,
     PRIMARY KEY (submission_id, item_id)
 );
@@ -130,3 +131,8 @@ CREATE FUNCTION reporting_tenants_behind() RETURNS SETOF text
 
 REVOKE ALL ON FUNCTION reporting_tenants_behind() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reporting_tenants_behind() TO evalium_app;
+
+-- Reviewers read findings (seed 004: findings are surfaced in reviewer dashboards), so the built-in reviewer
+-- role reads reporting too (the code is the catalogue; this keeps its row true).
+UPDATE roles SET capabilities = ARRAY['reporting.read', 'submissions.amend', 'submissions.approve', 'submissions.reject', 'submissions.review']
+    WHERE builtin_key = 'reviewer';

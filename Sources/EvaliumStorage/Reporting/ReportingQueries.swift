@@ -116,10 +116,10 @@ extension Transaction {
             try await run(
                 """
                 INSERT INTO reporting.item_results (submission_id, item_id, tenant_id, org_unit_id, evaluation_id, evaluation_version,
-                                                    question_id, question_version, correct, points_earned, points_possible, voided)
+                                                    question_id, question_version, correct, points_earned, points_possible, seconds_spent, voided)
                 VALUES (\(id), \(item.itemId.rawValue), \(tenant.rawValue), \(item.orgUnitId.rawValue), \(item.evaluationId.rawValue),
                         \(item.evaluationVersion), \(item.questionId.rawValue), \(item.questionVersion), \(item.correct.label),
-                        \(item.pointsEarned), \(item.pointsPossible), \(item.voided))
+                        \(item.pointsEarned), \(item.pointsPossible), \(item.secondsSpent), \(item.voided))
                 """)
         }
     }
@@ -197,6 +197,8 @@ public struct ItemAnalytics: Codable, Sendable, Hashable {
     public var correctRate: Double?
     public var averagePoints: Double?
     public var pointsPossible: Double
+    /// Average seconds between the previous answer and this one.
+    public var averageSeconds: Double?
 }
 
 extension Transaction {
@@ -309,22 +311,23 @@ extension Transaction {
             """
             SELECT item_id, question_id, question_version, count(*)::int,
                    count(*) FILTER (WHERE correct = 'correct')::int, count(*) FILTER (WHERE correct = 'partial')::int,
-                   count(*) FILTER (WHERE correct = 'pending')::int, avg(points_earned), max(points_possible)
+                   count(*) FILTER (WHERE correct = 'pending')::int, avg(points_earned), max(points_possible), avg(seconds_spent)
             FROM reporting.item_results
             WHERE evaluation_id = \(evaluation.rawValue) AND evaluation_version = \(version) AND NOT voided
             GROUP BY item_id, question_id, question_version
             ORDER BY item_id
             """)
         var analytics: [ItemAnalytics] = []
-        for try await (item, question, questionVersion, attempts, correct, partial, pending, average, possible) in rows.decode(
-            (String, String, Int, Int, Int, Int, Int, Double?, Double).self)
+        for try await (item, question, questionVersion, attempts, correct, partial, pending, average, possible, seconds) in rows.decode(
+            (String, String, Int, Int, Int, Int, Int, Double?, Double, Double?).self)
         {
             let graded = attempts - pending
             analytics.append(
                 ItemAnalytics(
                     itemId: ItemID(unchecked: item), questionId: QuestionID(unchecked: question), questionVersion: questionVersion,
                     attempts: attempts, correct: correct, partial: partial, pending: pending,
-                    correctRate: graded > 0 ? Double(correct) / Double(graded) : nil, averagePoints: average, pointsPossible: possible))
+                    correctRate: graded > 0 ? Double(correct) / Double(graded) : nil, averagePoints: average, pointsPossible: possible,
+                    averageSeconds: seconds))
         }
         return analytics
     }
