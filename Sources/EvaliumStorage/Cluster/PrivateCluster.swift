@@ -104,13 +104,14 @@ public struct PrivateCluster: Sendable {
             ["-D", dataDirectory.path, "-U", "evalium_superuser", "--pwfile", passwordFile.path,
              "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-instructions"])
         // Loopback TCP only: no Unix socket in a shared folder, nothing reachable from other hosts. The
-        // connection limit leaves room for the test suite, whose servers and pools all run at once.
+        // connection limit leaves room for the test suite, whose ~250 tests each run a server with its own
+        // pool, all at once (400 was seen to run out on a slow machine).
         let settings = """
 
             # Evalium private cluster
             listen_addresses = '127.0.0.1'
             unix_socket_directories = ''
-            max_connections = 400
+            max_connections = 1000
             """
         let configuration = dataDirectory.appendingPathComponent("postgresql.conf")
         let handle = try FileHandle(forWritingTo: configuration)
