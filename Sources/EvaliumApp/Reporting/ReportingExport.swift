@@ -56,6 +56,8 @@ struct ReportingExport: Sendable {
     ) -> Response {
         let tenant = access.user.tenantId
         let scope = access.scope
+        // Control characters are dropped, so no query can add lines of its own to the manifest.
+        let filters = query.isEmpty ? "none" : String(String.UnicodeScalarView(query.unicodeScalars.filter { $0.properties.generalCategory != .control }))
         let reads = reads
         let body = ResponseBody { writer in
             // One repeatable-read snapshot: the manifest's ledger state and every row describe the same moment.
@@ -69,7 +71,7 @@ struct ReportingExport: Sendable {
                     # ledger-sequence: \(seal.sequence)\r
                     # ledger-chain-hash: \(seal.chainHash)\r
                     # produced-at: \(ServerClock.now().rfc3339)\r
-                    # filters: \(query.isEmpty ? "none" : query)\r\n
+                    # filters: \(filters)\r\n
                     """)
                 var hasher = SHA256()
                 var count = 0
