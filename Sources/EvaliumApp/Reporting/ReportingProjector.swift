@@ -33,13 +33,11 @@ struct ReportingProjector: Sendable {
     /// Recomputes every projection of `tenant` from durable truth, `pageSize` submissions per transaction,
     /// telling `progress` how many are done of how many.
     func rebuild(_ tenant: TenantID, pageSize: Int = 200, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Int {
-        let total = try await database.transaction(.tenantWide(tenant)) { transaction in
+        // The checkpoint goes with the rows, so until the rebuild ends the projector replays the tenant's
+        // ledger from the start: a rebuild stopped half-way is completed by the projector, never left partial.
+        let (total, sealed) = try await database.transaction(.tenantWide(tenant)) { transaction in
             try await transaction.clearProjections()
-            // Events up to here are covered by the rebuild; the projector follows on from the next one.
-            let sealed = try await transaction.lastSealedSequence()
-            _ = try await transaction.lockReportingCheckpoint()
-            try await transaction.saveReportingCheckpoint(sealed)
-            return try await transaction.countSubmissions()
+            return (try await transaction.countSubmissions(), try await transaction.lastSealedSequence())
         }
         var done = 0
         var after: SubmissionID?
@@ -51,9 +49,14 @@ struct ReportingProjector: Sendable {
             }
             done += page.count
             progress(done, total)
-            guard let last = page.last, page.count == pageSize else { return done }
+            guard let last = page.last, page.count == pageSize else { break }
             after = last
         }
+        // Every event up to `sealed` is covered now; the projector follows on from the next one.
+        try await database.transaction(.tenantWide(tenant)) { transaction in
+            if try await transaction.lockReportingCheckpoint() < sealed { try await transaction.saveReportingCheckpoint(sealed) }
+        }
+        return done
     }
 
     /// One submission's projection, recomputed from its record, snapshot, corrections and ledger.

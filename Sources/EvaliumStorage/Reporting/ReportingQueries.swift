@@ -82,6 +82,8 @@ extension Transaction {
     /// Replaces everything the reporting world holds about one submission with `projection`.
     public func replaceProjection(_ projection: SubmissionProjection, tenant: TenantID) async throws {
         let id = projection.fact.submissionId.rawValue
+        // A rebuild and the projector may recompute one submission at once; they take turns on it.
+        try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.reporting:' || \(id), 0))")
         try await run("DELETE FROM reporting.findings WHERE submission_id = \(id)")
         try await run("DELETE FROM reporting.item_results WHERE submission_id = \(id)")
         let fact = projection.fact
