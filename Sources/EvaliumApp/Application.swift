@@ -96,8 +96,9 @@ public struct EvaliumServer: Sendable {
                     database: database, batchSize: configuration.sealerBatchSize, idleInterval: configuration.sealerIdleInterval,
                     metrics: metrics, logger: logger))
             services.append(IdempotencyKeyPurger(database: database, interval: .seconds(600), logger: logger))
-            services.append(
-                ReportingWorker(projector: ReportingProjector(database: database), interval: configuration.reportingInterval, logger: logger))
+            if let interval = configuration.reportingInterval {
+                services.append(ReportingWorker(projector: ReportingProjector(database: database), interval: interval, logger: logger))
+            }
             if let coldAfter = configuration.evidence.coldAfter {
                 services.append(
                     EvidenceTiering(

@@ -69,7 +69,7 @@ struct ReportingTests {
 
     @Test("the incremental projection and a full rebuild produce identical tables; a replayed ledger changes nothing")
     func incrementalEqualsRebuild() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
             let tenant = try await Self.history(client, server)
             try await Self.caughtUp(tenant.tenantId)
             let incremental = try await Self.dump(tenant.tenantId)
@@ -88,14 +88,14 @@ struct ReportingTests {
 
     @Test("a projector stopped after one batch is resumed by another without duplicating or losing a row")
     func resumesAfterAStop() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
             let tenant = try await Self.history(client, server)
             try await Self.caughtUp(tenant.tenantId)
             let expected = try await Self.dump(tenant.tenantId)
             try await server.database.transaction(.tenantWide(tenant.tenantId)) { try await $0.clearProjections() }
-            #expect(try await ReportingProjector(database: server.database).catchUp(tenant.tenantId, limit: 7) == 7, "one batch, then it stops")
-            let partial = try await Self.dump(tenant.tenantId)
-            #expect(partial.count < expected.count)
+            // One batch of 7 events, then this projector stops; the servers' projectors (every test server runs
+            // one) carry on from its checkpoint, or got there first: every interleaving must end the same.
+            _ = try await ReportingProjector(database: server.database).catchUp(tenant.tenantId, limit: 7)
             try await Self.caughtUp(tenant.tenantId)
             #expect(try await Self.dump(tenant.tenantId) == expected)
         }
@@ -103,7 +103,7 @@ struct ReportingTests {
 
     @Test("findings are exactly the current finding.detected events with their ledger ids; voided work and other tenants stay out")
     func findingsAPI() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
             let tenant = try await Self.history(client, server)
             try await Self.caughtUp(tenant.tenantId)
             let analyst = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
@@ -162,7 +162,7 @@ struct ReportingTests {
 
     @Test("an export names the ledger state it was read at and ends with the SHA-256 of its rows")
     func exportManifest() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
             let tenant = try await Self.history(client, server)
             try await Self.caughtUp(tenant.tenantId)
             let analyst = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
@@ -187,7 +187,7 @@ struct ReportingTests {
 
     @Test("an export of 100,000 rows streams in constant memory and its trailer verifies")
     func largeExport() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             // Wide rows (a 200-character cohort), so the file (~46 MB) is larger than the memory bound below: an export
             // that held its rows would break it.

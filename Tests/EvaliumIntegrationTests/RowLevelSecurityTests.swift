@@ -348,7 +348,7 @@ struct RowLevelSecurityTests {
                     questionId: .generate(), questionVersion: 1, correct: .correct, pointsEarned: 1, pointsPossible: 1, secondsSpent: 4, voided: true)
             ]
             try await transaction.replaceProjection(projection, tenant: tenant.tenant.id)
-            _ = try await transaction.lockReportingCheckpoint()
+            try await transaction.saveReportingCheckpoint(1)
         }
     }
 

@@ -39,7 +39,8 @@ struct EvidenceTiering: Service {
                 let batch = try await moveBatch(of: tenant, before: cutoff, after: last)
                 moved += batch.moved
                 last = batch.last
-            } while last != nil
+            } while last != nil && !Task.isCancelled
+            if Task.isCancelled { break }
         }
         return moved
     }

@@ -20,8 +20,9 @@ public struct AppConfiguration: Sendable {
     /// How often the sealer looks for work when no append woke it.
     public var sealerIdleInterval: Duration = .milliseconds(50)
     public var sealerBatchSize = 1000
-    /// How often the reporting projection looks for sealed events it has not read.
-    public var reportingInterval: Duration = .milliseconds(250)
+    /// How often the reporting projection looks for sealed events it has not read; nil runs no projector in
+    /// this process (another server's keeps the projections current).
+    public var reportingInterval: Duration? = .milliseconds(250)
     /// Sign-in, tokens and their limits.
     public var auth = AuthSettings()
     /// Where evidence bytes are kept and how uploads and downloads are signed.

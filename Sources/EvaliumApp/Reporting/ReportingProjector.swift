@@ -18,7 +18,7 @@ struct ReportingProjector: Sendable {
     /// returns how many events it read (fewer than `limit`: it has caught up).
     func catchUp(_ tenant: TenantID, limit: Int = batchSize) async throws -> Int {
         try await database.transaction(.tenantWide(tenant)) { transaction in
-            let checkpoint = try await transaction.lockReportingCheckpoint()
+            guard let checkpoint = try await transaction.lockReportingCheckpoint(skipIfBusy: true) else { return 0 }
             let events = try await transaction.sealedEvents(after: checkpoint, limit: limit)
             guard let last = events.last else { return 0 }
             var seen = Set<String>()
@@ -54,7 +54,7 @@ struct ReportingProjector: Sendable {
         }
         // Every event up to `sealed` is covered now; the projector follows on from the next one.
         try await database.transaction(.tenantWide(tenant)) { transaction in
-            if try await transaction.lockReportingCheckpoint() < sealed { try await transaction.saveReportingCheckpoint(sealed) }
+            if try await transaction.lockReportingCheckpoint() ?? 0 < sealed { try await transaction.saveReportingCheckpoint(sealed) }
         }
         return done
     }
@@ -80,7 +80,9 @@ struct ReportingWorker: Service {
     func run() async {
         await repeatUntilShutdown(name: "reporting projection", logger: logger) {
             for tenant in try await projector.database.transaction(.none, { try await $0.reportingTenantsBehind() }) {
-                while try await projector.catchUp(tenant) == ReportingProjector.batchSize {}
+                // Shutdown is checked between batches, so a server stops within one batch of work.
+                while !Task.isCancelled, try await projector.catchUp(tenant) == ReportingProjector.batchSize {}
+                if Task.isCancelled { return }
             }
         } pause: {
             try? await Task.sleep(for: interval)

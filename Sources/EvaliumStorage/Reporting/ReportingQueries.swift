@@ -20,20 +20,34 @@ extension Transaction {
         return tenants
     }
 
-    /// The last sealed sequence the scope's tenant's projection has read, held for this transaction so two
-    /// projectors (two servers) take turns.
-    public func lockReportingCheckpoint() async throws -> Int64 {
+    /// The last sealed sequence the scope's tenant's projection has read, with the tenant's projection lock
+    /// held for this transaction so two projectors (two servers) take turns. With `skipIfBusy`, nil when
+    /// another projector holds it: that one is catching the tenant up already, and waiting would only hold a
+    /// connection (and, at shutdown, a server). An advisory lock, not a row lock, so that not even the first
+    /// checkpoint of a tenant is ever waited on.
+    public func lockReportingCheckpoint(skipIfBusy: Bool = false) async throws -> Int64? {
         let tenant = try requireTenant()
-        try await run(
-            "INSERT INTO reporting.checkpoints (tenant_id, last_sequence) VALUES (\(tenant.rawValue), 0) ON CONFLICT (tenant_id) DO NOTHING")
-        let rows = try await run("SELECT last_sequence FROM reporting.checkpoints WHERE tenant_id = \(tenant.rawValue) FOR UPDATE")
+        let key = "evalium.reporting.checkpoint:\(tenant.rawValue)"
+        if skipIfBusy {
+            for try await locked in try await run("SELECT pg_try_advisory_xact_lock(hashtextextended(\(key), 0))").decode(Bool.self) {
+                if !locked { return nil }
+            }
+        } else {
+            try await run("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))")
+        }
+        let rows = try await run("SELECT last_sequence FROM reporting.checkpoints WHERE tenant_id = \(tenant.rawValue)")
         for try await sequence in rows.decode(Int64.self) { return sequence }
         return 0
     }
 
+    /// Moves the checkpoint; callers hold the tenant's projection lock (`lockReportingCheckpoint`).
     public func saveReportingCheckpoint(_ sequence: Int64) async throws {
         let tenant = try requireTenant()
-        try await run("UPDATE reporting.checkpoints SET last_sequence = \(sequence) WHERE tenant_id = \(tenant.rawValue)")
+        try await run(
+            """
+            INSERT INTO reporting.checkpoints (tenant_id, last_sequence) VALUES (\(tenant.rawValue), \(sequence))
+            ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence
+            """)
     }
 
     /// Up to `limit` sealed events after `sequence`, in chain order.

@@ -40,6 +40,9 @@ enum TestEnvironment {
         configuration.evidence.hotFolder = evidence.appendingPathComponent("hot")
         configuration.evidence.coldFolder = evidence.appendingPathComponent("cold")
         configuration.evidence.maxUploadBytes = 4 << 20
+        // Every projector follows every tenant, so only the servers of the tests that read reporting run one
+        // (`withReportingProjector`); hundreds of them at once would only compete for the same work.
+        configuration.reportingInterval = nil
         return configuration
     }
 
@@ -68,6 +71,9 @@ enum TestEnvironment {
         defer { mailbox.remove() }
         return try await LoopbackServer.run(server, logger: logger) { client in try await body(client, server) }
     }
+
+    /// For the tests that read reporting: their server runs the projector.
+    static func withReportingProjector(_ configuration: inout AppConfiguration) { configuration.reportingInterval = .milliseconds(250) }
 
     /// SQL as an attacker or administrator, outside the transaction manager.
     @discardableResult
