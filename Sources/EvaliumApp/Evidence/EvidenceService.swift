@@ -331,7 +331,7 @@ struct EvidenceService: Sendable {
         ]
     }
 
-    private static func event(_ type: LedgerEventType, _ asset: MediaAsset, actor: LedgerActor, payload: [String: JSONValue]) -> LedgerEventDraft {
+    static func event(_ type: LedgerEventType, _ asset: MediaAsset, actor: LedgerActor, payload: [String: JSONValue]) -> LedgerEventDraft {
         var payload = payload
         payload["assetId"] = .string(asset.id.rawValue)
         return LedgerEventDraft(

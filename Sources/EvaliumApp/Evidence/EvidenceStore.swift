@@ -171,19 +171,3 @@ struct FolderEvidenceStore: EvidenceStore {
         return StoredBytes(count: count, sha256: Array(hasher.finalize()).hexString)
     }
 }
-
-/// A file read in chunks, as a request body or as the bytes to stage.
-struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let handle: Foundation.FileHandle
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: Foundation.FileHandle
-        mutating func next() async throws -> ByteBuffer? {
-            guard let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty else { return nil }
-            return ByteBuffer(bytes: data)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
-}

@@ -58,10 +58,7 @@ struct EvidenceTiering: Service {
                 let now = ServerClock.now()
                 try await transaction.recordTier(of: asset.id, .cold, at: now)
                 try await transaction.appendLedgerEvent(
-                    LedgerEventDraft(
-                        eventType: "asset.tiered", aggregateType: "asset", aggregateId: asset.id.rawValue, orgUnitId: asset.orgUnitId,
-                        actor: Self.actor,
-                        payload: ["assetId": .string(asset.id.rawValue), "from": "hot", "to": "cold", "sha256": .string(asset.sha256)]))
+                    EvidenceService.event("asset.tiered", asset, actor: Self.actor, payload: ["from": "hot", "to": "cold", "sha256": .string(asset.sha256)]))
                 keys.append(key)
             }
             return (keys, batch.count == Self.batchSize ? batch.last : nil)

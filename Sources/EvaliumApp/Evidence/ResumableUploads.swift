@@ -111,14 +111,11 @@ struct ResumableUploads: Sendable {
     // MARK: Private
 
     private func finish(_ asset: MediaAsset, user: UserPrincipal) async throws {
-        let file = partialFile(asset.id)
-        let handle = try Foundation.FileHandle(forReadingFrom: file)
-        let stored: StoredBytes
-        do {
-            defer { try? handle.close() }
-            stored = try await store.stage(FileChunks(handle: handle), upload: asset.id, limit: asset.byteSize)
+        let file = FilePath(partialFile(asset.id).path)
+        let stored = try await FileSystem.shared.withFileHandle(forReadingAt: file) { handle in
+            try await store.stage(handle.readChunks(chunkLength: .kibibytes(256)), upload: asset.id, limit: asset.byteSize)
         }
-        _ = try? await FileSystem.shared.removeItem(at: FilePath(file.path))
+        _ = try? await FileSystem.shared.removeItem(at: file)
         var uploaded = asset
         uploaded.receivedBytes = stored.count
         _ = try await transition(
@@ -137,12 +134,7 @@ struct ResumableUploads: Sendable {
             current.receivedBytes = asset.receivedBytes
             current.failureReason = asset.failureReason
             try await transaction.updateAsset(current)
-            var payload = payload
-            payload["assetId"] = .string(asset.id.rawValue)
-            try await transaction.appendLedgerEvent(
-                LedgerEventDraft(
-                    eventType: event, aggregateType: "asset", aggregateId: asset.id.rawValue, orgUnitId: asset.orgUnitId,
-                    actor: user.ledgerActor, payload: .object(payload)))
+            try await transaction.appendLedgerEvent(EvidenceService.event(event, current, actor: user.ledgerActor, payload: payload))
             return current
         }
     }

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import _NIOFileSystem
 
 /// An S3-compatible evidence store (path-style addressing, AWS Signature V4 written by `S3Presigner`): the
 /// scale-out option. Clients put bytes straight into `staging/<asset>` of the hot bucket through a presigned
@@ -23,13 +24,13 @@ struct S3EvidenceStore: EvidenceStore {
     where Bytes.Element == ByteBuffer {
         let stored = try await local.stage(bytes, upload: upload, limit: limit)
         do {
-            let handle = try FileHandle(forReadingFrom: local.stagedFile(upload))
-            defer { try? handle.close() }
             var request = HTTPClientRequest(url: hot.objectURL(key: Self.stagingKey(upload)).absoluteString)
             request.method = .PUT
             request.headers = headers(hot, "PUT", key: Self.stagingKey(upload), payload: "UNSIGNED-PAYLOAD")
-            request.body = .stream(FileChunks(handle: handle), length: .known(stored.count))
-            try await expectSuccess(try await http.execute(request, timeout: .minutes(30)), "storing \(upload)")
+            try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(local.stagedFile(upload).path)) { handle in
+                request.body = .stream(handle.readChunks(chunkLength: .kibibytes(256)), length: .known(stored.count))
+                try await expectSuccess(try await http.execute(request, timeout: .minutes(30)), "storing \(upload)")
+            }
         } catch {
             await local.discardStaged(upload)
             throw error
