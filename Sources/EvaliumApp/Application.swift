@@ -81,11 +81,20 @@ public struct EvaliumServer: Sendable {
         evidenceRoutes.registerResumable(on: router)
         ReportingRoutes(reporting: ReportingService(reads: replica ?? database), exports: ReportingExport(reads: replica ?? database))
             .register(on: router)
+        EventRoutes(events: EventService(database: database, listeners: eventListeners), database: database, configuration: configuration)
+            .register(on: router)
         return router
     }
 
+    /// The in-process listeners: the handlers of consumed events and any the configuration adds.
+    var eventListeners: [any EventListener] { Self.builtInListeners + configuration.events.extraListeners }
+
+    /// The built-in listeners, for tools that replay events without a whole server.
+    public static var builtInListeners: [any EventListener] { ConsumedEvents.listeners }
+
     /// The HTTP application with its services: the connection pool, and (unless switched off) the
-    /// ledger sealer, the idempotency-key purger, the reporting projection and the evidence tiering worker.
+    /// ledger sealer, the idempotency-key purger, the reporting projection, the event dispatcher, the JetStream
+    /// bridge (with a NATS URL) and the evidence tiering worker.
     /// `onServerRunning` hears of the bound channel, so a caller that asked for port 0 learns the real one.
     public func buildApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = [database.service, MailDeliveryService(outbox: outbox, mailer: mailer, logger: logger)]
@@ -98,6 +107,14 @@ public struct EvaliumServer: Sendable {
             services.append(IdempotencyKeyPurger(database: database, interval: .seconds(600), logger: logger))
             if let interval = configuration.reportingInterval {
                 services.append(ReportingWorker(projector: ReportingProjector(database: database), interval: interval, logger: logger))
+            }
+            let events = configuration.events
+            services.append(
+                EventDispatchWorker(
+                    dispatcher: EventDispatcher(database: database, listeners: eventListeners, retry: events.retry, logger: logger),
+                    idleInterval: events.idleInterval))
+            if let natsURL = events.natsURL {
+                services.append(JetStreamBridge(database: database, settings: events, natsURL: natsURL, logger: logger))
             }
             if let coldAfter = configuration.evidence.coldAfter {
                 services.append(

@@ -10,7 +10,7 @@ struct EvaliumCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evalium",
         abstract: "Evalium: knowledge checks, observations and evidence on one append-only execution ledger.",
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, LedgerCommand.self, ReportingCommand.self, DatabaseCommand.self],
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, LedgerCommand.self, ReportingCommand.self, EventsCommand.self, DatabaseCommand.self],
         defaultSubcommand: Serve.self)
 }
 

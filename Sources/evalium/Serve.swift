@@ -56,6 +56,13 @@ struct Serve: AsyncParsableCommand {
         } else {
             say("evidence: \(configuration.evidence.hotFolder.path) (hot), \(configuration.evidence.coldFolder.path) (cold)")
         }
+        if let natsURL = environment["EVALIUM_NATS_URL"], !natsURL.isEmpty {
+            guard natsURL.hasPrefix("nats://") else { throw ValidationError("EVALIUM_NATS_URL must look like nats://host:4222") }
+            configuration.events.natsURL = natsURL
+            say("events: in process, and on NATS JetStream at \(natsURL) (stream \(configuration.events.stream))")
+        } else {
+            say("events: in process (set EVALIUM_NATS_URL for NATS JetStream)")
+        }
         let mailer = try MailerChoice.make(dataRoot: database.dataRoot, logger: logger)
         say("mail: delivered to \(mailer.destination)")
 

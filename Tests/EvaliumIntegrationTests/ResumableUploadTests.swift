@@ -15,37 +15,11 @@ import Testing
 struct ResumableUploadTests {
     static let tus: HTTPFields = [HTTPField.Name("Tus-Resumable")!: "1.0.0"]
 
-    /// Runs scripts/lib/tus_upload.py; answers the upload URL and offset it printed. posix_spawn and waitpid
-    /// on a thread of its own, not Foundation's `Process` (seen here to miss a child's exit) nor a thread of
-    /// the pool the server under test runs on; a client still running after a minute is killed.
+    /// Runs scripts/lib/tus_upload.py; answers the upload URL and offset it printed. A client still
+    /// running after a minute is killed.
     static func tuspy(_ arguments: [String]) async throws -> (url: String, offset: Int) {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tuspy-\(ULID().text).log").path
-        defer { unlink(log) }
         let argv = [ProcessInfo.processInfo.environment["EVALIUM_TEST_PYTHON"]!, "scripts/lib/tus_upload.py"] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else { throw CocoaError(.executableLoad) }
-        let child = pid
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
-            kill(child, SIGKILL)
-        }
-        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            Thread {
-                var status: Int32 = 0
-                while waitpid(child, &status, 0) == -1, errno == EINTR {}
-                continuation.resume(returning: status)
-            }.start()
-        }
-        watchdog.cancel()
-        let printed = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let (status, printed) = try await ChildProcess.run(argv, timeout: .seconds(60))
         #expect(status == 0, "\(printed)")
         let lines = printed.split(separator: "\n").map(String.init)
         return (lines.dropLast().last ?? "", Int(lines.last ?? "") ?? -1)

@@ -61,6 +61,8 @@ struct RowLevelSecurityTests {
         "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
         "submission_amendments", "submission_voids", "media_assets", "submission_item_assets", "evidence_decisions",
         "reporting.submission_facts", "reporting.findings", "reporting.item_results", "reporting.checkpoints",
+        "outbox", "inbound_events", "event_dispatch_queue", "event_inbox", "event_delivery_failures", "event_dead_letters",
+        "evaluation_block_links",
     ]
 
     @Test("every scoped table hides another tenant's rows from raw SQL", arguments: scopedTables)
@@ -72,6 +74,7 @@ struct RowLevelSecurityTests {
             let evaluation = try await Self.giveAuthoringRows(to: theirs, database)
             let subject = try await Self.giveSubjectRows(to: theirs, database)
             try await Self.giveDeliveryRows(to: theirs, evaluation: evaluation, subject: subject, database)
+            try await Self.giveEventRows(to: theirs, evaluation: evaluation, database)
             // Give the other tenant a row in every table, idempotency keys included.
             _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
                 try await transaction.claimIdempotencyKey(
@@ -87,8 +90,10 @@ struct RowLevelSecurityTests {
             let column = table == "tenants" ? "id" : "tenant_id"
             let theirRows = try await TestEnvironment.sql(
                 "SELECT count(*)::text FROM \(table) WHERE \(column) = '\(theirs.tenant.id)'", as: TestEnvironment.superuser)
-            // The queue row may already be sealed by a sealer of a concurrently running test server.
-            #expect(theirRows != [["0"]] || table == "ledger_seal_queue", "the other tenant must have rows for this test to mean anything")
+            // Queue rows may already be taken by the sealer or the event dispatcher of a concurrently running test server.
+            #expect(
+                theirRows != [["0"]] || ["ledger_seal_queue", "event_dispatch_queue"].contains(table),
+                "the other tenant must have rows for this test to mean anything")
             let rows = try await TestEnvironment.sql(
                 "BEGIN",
                 "SELECT set_config('app.tenant_id', '\(mine.tenant.id)', true), set_config('app.org_scope_all', 'true', true)",
@@ -268,6 +273,24 @@ struct RowLevelSecurityTests {
 
     /// One row of every execution table for `tenant`: an assignment of `evaluation` about `subject`, a
     /// session with telemetry and an answer, its submission and a grade, written through the storage layer.
+    /// A published event, a received one, and a listener's inbox entry, failure and dead letter for them.
+    static func giveEventRows(to tenant: TenantService.CreatedTenant, evaluation: EvaluationID, _ database: Database) async throws {
+        let now = ServerClock.now()
+        func envelope(_ subject: EventSubject, _ payload: JSONValue) -> EventEnvelope {
+            EventEnvelope(eventId: EventID.generate().rawValue, subject: subject, tenantId: tenant.tenant.id, partitionKey: "p", occurredAt: now, payload: payload)
+        }
+        try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            try await transaction.publish(OutboxEvent(envelope: envelope("assessment.test.recorded.v1", [:]), orgUnitId: nil))
+            let received = envelope("tenant.offboarded.v1", ["tenantId": .string(tenant.tenant.id.rawValue)])
+            _ = try await transaction.receive(received, bytes: try received.wireBytes())
+            let pending = try await transaction.pendingEvents(for: [("rls-test", ["assessment.", "tenant."])], limit: 10)
+            try await transaction.recordHandled(consumer: "rls-test", eventId: pending[0].eventId)
+            try await transaction.recordDeliveryFailure(consumer: "rls-test", event: pending[1], attempts: 1, nextAttemptAt: now, error: "test")
+            try await transaction.recordDeadLetter(consumer: "rls-dead", event: pending[1], attempts: 6, error: "test")
+            _ = try await transaction.linkBlock("block-1", kind: "quiz", to: evaluation, eventId: received.eventId, at: now)
+        }
+    }
+
     static func giveDeliveryRows(
         to tenant: TenantService.CreatedTenant, evaluation: EvaluationID, subject: SubjectID, _ database: Database
     ) async throws {

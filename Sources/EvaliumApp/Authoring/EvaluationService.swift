@@ -54,6 +54,7 @@ struct EvaluationService: Sendable {
             try await transaction.insertEvaluationVersion(version, of: evaluation)
             try await transaction.appendLedgerEvent(
                 AuthoringEvents.evaluation("evaluation.created", evaluation, actor: access.actor, version: version))
+            try await transaction.publish([AssessmentEvents.quizBankCreated(evaluation, at: now)])
             return Created(evaluation: evaluation, version: version)
         }
     }
@@ -99,7 +100,10 @@ struct EvaluationService: Sendable {
             guard !events.isEmpty else { return evaluation }
             evaluation.updatedAt = ServerClock.now()
             try await transaction.updateEvaluation(evaluation)
-            for event in events { try await transaction.appendLedgerEvent(AuthoringEvents.evaluation(event, evaluation, actor: access.actor)) }
+            for event in events {
+                try await transaction.appendLedgerEvent(AuthoringEvents.evaluation(event, evaluation, actor: access.actor))
+                try await transaction.publish([Self.published(event, evaluation, actor: access.actor)])
+            }
             return evaluation
         }
     }
@@ -124,6 +128,9 @@ struct EvaluationService: Sendable {
             try await transaction.appendLedgerEvent(
                 AuthoringEvents.evaluation("evaluation.version.drafted", evaluation, actor: access.actor, version: version,
                                            payload: ["basedOn": .number(Double(basedOn))]))
+            try await transaction.publish([
+                AssessmentEvents.quizBankUpdated(evaluation, change: .draftSaved, version: version.version, actor: access.actor, at: now)
+            ])
             return version
         }
     }
@@ -141,6 +148,9 @@ struct EvaluationService: Sendable {
             guard try await transaction.updateEvaluationDraft(version, of: evaluation) else { throw Self.frozen(current) }
             try await transaction.appendLedgerEvent(
                 AuthoringEvents.evaluation("evaluation.version.updated", evaluation, actor: access.actor, version: version))
+            try await transaction.publish([
+                AssessmentEvents.quizBankUpdated(evaluation, change: .draftSaved, version: version.version, actor: access.actor, at: now)
+            ])
             return version
         }
     }
@@ -182,10 +192,22 @@ struct EvaluationService: Sendable {
             try await transaction.appendLedgerEvent(
                 AuthoringEvents.evaluation("evaluation.version.published", evaluation, actor: access.actor, version: version,
                                            payload: ["questionVersions": .array(pins)]))
+            try await transaction.publish([AssessmentEvents.quizBankPublished(evaluation, version, actor: access.actor, at: now)])
             if options.activate ?? true {
                 try await activate(&evaluation, version: version, access: access, at: now, in: transaction)
             }
             return version
+        }
+    }
+
+    /// The quiz-bank event an identity change amounts to (`evaluation.archived` is `quiz_bank.archived`).
+    private static func published(_ change: LedgerEventType, _ evaluation: Evaluation, actor: LedgerActor) -> OutboxEvent? {
+        let now = evaluation.updatedAt
+        return switch change.rawValue {
+        case "evaluation.archived": AssessmentEvents.quizBankArchived(evaluation, actor: actor, at: now)
+        case "evaluation.shared": AssessmentEvents.quizBankUpdated(evaluation, change: .shared, version: nil, actor: actor, at: now)
+        case "evaluation.unshared": AssessmentEvents.quizBankUpdated(evaluation, change: .unshared, version: nil, actor: actor, at: now)
+        default: AssessmentEvents.quizBankUpdated(evaluation, change: .restored, version: nil, actor: actor, at: now)
         }
     }
 

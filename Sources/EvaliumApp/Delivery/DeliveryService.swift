@@ -339,6 +339,14 @@ struct DeliveryService: Sendable {
                     "submission.pending_human_review", submission, actor: actor,
                     payload: ["pendingItemIds": .array(submission.result.pendingItems.map { .string($0.rawValue) })]))
         }
+        let finalised = submission.submittedAt
+        try await transaction.publish(
+            [AssessmentEvents.submissionFinalised(submission, at: finalised)]
+                + submission.result.findings.map { AssessmentEvents.findingDetected($0, of: submission, cause: .finalisation, at: finalised) }
+                + [
+                    AssessmentEvents.attemptScored(submission, result: submission.result, at: finalised),
+                    AssessmentEvents.pendingHumanReview(submission, result: submission.result, at: finalised),
+                ])
         if snapshot.policy.approvalRequired, snapshot.policy.autoApprove {
             try await transaction.appendLedgerEvent(
                 DeliveryEvents.submission(

@@ -82,6 +82,7 @@ struct SubmissionService: Sendable {
                     payload: ["itemId": .string(input.itemId.rawValue), "points": .number(input.points)]))
             if let rescored = DeliveryEvents.rescored(submission, from: before.result, to: after, actor: access.actor) {
                 try await transaction.appendLedgerEvent(rescored)
+                try await transaction.publish([AssessmentEvents.attemptScored(submission, result: after, at: now)])
             }
             return try await Self.view(submission, snapshot, level: snapshot.policy.disclosure.admin ?? .answerKey, in: transaction)
         }

@@ -27,10 +27,33 @@ public struct AppConfiguration: Sendable {
     public var auth = AuthSettings()
     /// Where evidence bytes are kept and how uploads and downloads are signed.
     public var evidence = EvidenceSettings()
+    /// How events reach the in-process listeners, and JetStream when configured.
+    public var events = EventSettings()
 
     public init() {}
 
     public static func hashToken(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Array(token.utf8))) }
+}
+
+/// The event bus: in-process delivery always, JetStream when a NATS URL is given (seed 003).
+public struct EventSettings: Sendable {
+    /// `nats://host:port` of a NATS server with JetStream; nil keeps every event in this process.
+    public var natsURL: String?
+    /// The stream Evalium publishes to (`assessment.>` and the dead-letter subject `ASSESSMENT.dlq`).
+    public var stream = "ASSESSMENT"
+    /// The stream holding the subjects Evalium consumes, made if no stream holds them yet.
+    public var inboundStream = "ASSESSMENT_INBOUND"
+    /// The waits between a listener's failed deliveries; then the event is a dead letter.
+    public var retry = RetryPolicy.seed
+    /// How often the dispatcher and the relay look for work no commit of this process woke them for.
+    public var idleInterval: Duration = .seconds(1)
+    /// Listeners besides the built-in ones (an embedding program's, or a test's).
+    public var extraListeners: [any EventListener] = []
+    /// Called by the relay between JetStream's acknowledgement of a batch and the marking of the batch, with
+    /// the ids published; tests throw here to act out a crash at the worst moment.
+    public var afterRelayPublish: @Sendable ([String]) async throws -> Void = { _ in }
+
+    public init() {}
 }
 
 /// Lifetimes, limits and keys of sign-in and tokens.

@@ -90,6 +90,8 @@ struct CorrectionService: Sendable {
                             "from": .string(status.rawValue), "to": .string(reopened.rawValue), "cause": "amendment",
                             "amendmentId": .string(amendment.id.rawValue), "snapshotHash": .string(submission.snapshotHash),
                         ]))
+                try await transaction.publish(
+                    AssessmentEvents.reviewStatusChanged(submission, from: status, to: reopened, cause: .amendment, actor: user.ledgerActor, at: now))
                 current.approvalStatus = reopened
             } else {
                 current.approvalStatus = status
@@ -126,6 +128,10 @@ struct CorrectionService: Sendable {
             ]
             payload["stepUp"] = proof.map { .object(["method": .string($0.method), "proofId": .string($0.proofId)]) } ?? .null
             try await transaction.appendLedgerEvent(DeliveryEvents.submission("submission.voided", submission, actor: access.actor, payload: payload))
+            try await transaction.publish(
+                [AssessmentEvents.submissionVoided(submission, actor: access.actor, at: now)]
+                    + state.result.findings.map { AssessmentEvents.findingWithdrawn($0, of: submission, cause: .void, at: now) }
+                    + [AssessmentEvents.attemptSuperseded(submission, previous: state.result, current: nil, reason: .voided, actor: access.actor, at: now)])
             var current = submission
             current.approvalStatus = status
             let corrections = CorrectionChain(original: state.corrections.original, amendments: state.corrections.amendments, void: void)
@@ -180,16 +186,27 @@ struct CorrectionService: Sendable {
                     "reason": .string(amendment.reason), "itemIds": .array(amendment.changes.map { .string($0.itemId.rawValue) }),
                     "contentHash": .string(try amendment.contentHash),
                 ]))
+        let now = amendment.amendedAt
+        try await transaction.publish(
+            AssessmentEvents.submissionAmended(
+                submission, amendment: amendment.id, number: amendment.sequence, itemIds: amendment.changes.map(\.itemId),
+                hash: try amendment.contentHash, actor: actor, at: now))
         let raised = after.findings.filter { !before.findings.contains($0) }
         let withdrawn = before.findings.filter { !after.findings.contains($0) }
         for finding in withdrawn {
             try await transaction.appendLedgerEvent(DeliveryEvents.finding("finding.withdrawn", finding, of: submission, actor: actor))
+            try await transaction.publish(AssessmentEvents.findingWithdrawn(finding, of: submission, cause: .amendment, at: now))
         }
         for finding in raised {
             try await transaction.appendLedgerEvent(DeliveryEvents.finding("finding.detected", finding, of: submission, actor: actor))
+            try await transaction.publish(AssessmentEvents.findingDetected(finding, of: submission, cause: .amendment, at: now))
         }
         if let rescored = DeliveryEvents.rescored(submission, from: before, to: after, actor: actor) {
             try await transaction.appendLedgerEvent(rescored)
+            try await transaction.publish([
+                AssessmentEvents.attemptSuperseded(submission, previous: before, current: after, reason: .amended, actor: actor, at: now),
+                AssessmentEvents.attemptScored(submission, result: after, at: now),
+            ])
         }
     }
 }

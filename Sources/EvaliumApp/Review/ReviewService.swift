@@ -47,6 +47,8 @@ struct ReviewService: Sendable {
                             "reviewerRoles": .array(Set(access.user.grants.map(\.roleId.rawValue)).sorted().map(JSONValue.string)),
                             "snapshotHash": .string(submission.snapshotHash),
                         ]))
+                try await transaction.publish(
+                    AssessmentEvents.reviewStatusChanged(submission, from: status, to: next, cause: .review, actor: access.actor, at: now))
                 var reviewed = submission
                 reviewed.approvalStatus = next
                 return try await SubmissionService.view(reviewed, snapshot, level: snapshot.policy.disclosure.admin ?? .answerKey, in: transaction)

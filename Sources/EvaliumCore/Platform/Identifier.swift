@@ -132,6 +132,20 @@ public struct LedgerEventID: PrefixedIdentifier {
     public init(unchecked rawValue: String) { self.rawValue = rawValue }
 }
 
+/// An event Evalium publishes on the bus: its own id, never a ledger event's, which stays internal.
+public struct EventID: PrefixedIdentifier {
+    public static let prefix = "evt"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
+/// A dead letter: an event a listener gave up on (seed 003 §6).
+public struct DeadLetterID: PrefixedIdentifier {
+    public static let prefix = "dlq"
+    public let rawValue: String
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+}
+
 public struct RequestID: PrefixedIdentifier {
     public static let prefix = "req"
     public let rawValue: String

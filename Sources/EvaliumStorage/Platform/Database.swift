@@ -11,7 +11,9 @@ import Synchronization
 public final class Database: Sendable {
     let client: PostgresClient
     let logger: Logger
-    let ledgerAppends: LedgerAppendSignal
+    let ledgerAppends: CommitSignal
+    let eventsToDispatch: CommitSignal
+    let eventsToRelay: CommitSignal
 
     public init(endpoint: DatabaseEndpoint, maximumConnections: Int = 20, logger: Logger) {
         var configuration = PostgresClient.Configuration(
@@ -21,14 +23,21 @@ public final class Database: Sendable {
         configuration.options.minimumConnections = 0
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
-        self.ledgerAppends = LedgerAppendSignal()
+        self.ledgerAppends = CommitSignal()
+        self.eventsToDispatch = CommitSignal()
+        self.eventsToRelay = CommitSignal()
     }
 
     /// The pool's background service; it must run (in the application's service group) before any query.
     public var service: any Service { client }
 
     /// Signals after every commit that appended ledger events, so the sealer can start at once.
-    public var ledgerAppendSignal: LedgerAppendSignal { ledgerAppends }
+    public var ledgerAppendSignal: CommitSignal { ledgerAppends }
+
+    /// Signal after every commit that wrote to the outbox, the received events or the dispatch queue, so
+    /// the dispatcher and the relay (one signal each) can start at once.
+    public var eventDispatchSignal: CommitSignal { eventsToDispatch }
+    public var eventRelaySignal: CommitSignal { eventsToRelay }
 
     /// Runs `work` in one short transaction whose row-level security scope is `scope`.
     ///
@@ -76,6 +85,10 @@ public final class Database: Sendable {
             }
         }
         if effects.appendedLedgerEvents { ledgerAppends.notify() }
+        if effects.publishedEvents {
+            eventsToDispatch.notify()
+            eventsToRelay.notify()
+        }
         return result
     }
 
@@ -115,20 +128,23 @@ extension DatabaseEndpoint.TLSMode {
 /// What a transaction did that matters after it commits.
 final class TransactionEffects: Sendable {
     private let ledgerAppended = Mutex(false)
+    private let eventPublished = Mutex(false)
     func noteLedgerAppend() { ledgerAppended.withLock { $0 = true } }
+    func noteEventPublished() { eventPublished.withLock { $0 = true } }
     var appendedLedgerEvents: Bool { ledgerAppended.withLock { $0 } }
+    var publishedEvents: Bool { eventPublished.withLock { $0 } }
 }
 
-/// Tells the ledger sealer that events were committed since it last looked. Many commits between two
-/// looks collapse into one.
-public final class LedgerAppendSignal: Sendable {
+/// Tells a worker (the ledger sealer, the event dispatcher) that work was committed since it last looked.
+/// Many commits between two looks collapse into one.
+public final class CommitSignal: Sendable {
     private let pending = Mutex(false)
 
     init() {}
 
     func notify() { pending.withLock { $0 = true } }
 
-    /// True (once) if events were appended since the previous call.
+    /// True (once) if work was committed since the previous call.
     public func takePending() -> Bool {
         pending.withLock { pending in
             defer { pending = false }

@@ -43,6 +43,10 @@ enum TestEnvironment {
         // Every projector follows every tenant, so only the servers of the tests that read reporting run one
         // (`withReportingProjector`); hundreds of them at once would only compete for the same work.
         configuration.reportingInterval = nil
+        // Any server may retry any listener's failure, so every test server retries in milliseconds, not the
+        // seed's quarter of an hour.
+        configuration.events.retry = RetryPolicy(backoff: Array(repeating: .milliseconds(30), count: 5))
+        configuration.events.idleInterval = .milliseconds(100)
         return configuration
     }
 

@@ -1,0 +1,443 @@
+import EvaliumCore
+import Foundation
+import PostgresNIO
+
+/// Where an event in the dispatch queue came from: Evalium's outbox or the journal of received events.
+public enum EventSource: String, Sendable, Codable {
+    case outbox, inbound
+}
+
+/// An event some listener may still have to hear, with what each listener has made of it so far.
+public struct PendingEvent: Sendable {
+    public var eventId: String
+    public var source: EventSource
+    public var sequence: Int64
+    public var subject: EventSubject
+    public var partitionKey: String
+    public var envelope: String
+    /// Listeners that handled it (the inbox).
+    public var handledBy: Set<String>
+    /// Listeners that gave it up as a dead letter not yet replayed.
+    public var deadFor: Set<String>
+    /// Listeners that failed it and are waiting to try again.
+    public var failures: [String: DeliveryFailure]
+}
+
+public struct DeliveryFailure: Sendable, Decodable {
+    public var attempts: Int
+    public var nextAttemptAt: Date
+}
+
+/// An outbox row or a dead letter on its way to JetStream.
+public struct RelayMessage: Sendable {
+    public var id: String
+    public var subject: String
+    public var partitionKey: String
+    public var envelope: String
+    /// For a dead letter: the listener, the error and the attempts, sent as headers.
+    public var deadLetter: DeadLetter?
+}
+
+public struct DeadLetter: Sendable, Codable, Equatable {
+    public var id: DeadLetterID
+    public var consumer: String
+    public var eventId: String
+    public var source: EventSource
+    public var subject: String
+    public var attempts: Int
+    public var lastError: String
+    public var deadAt: Date
+    public var replayedAt: Date?
+}
+
+extension Transaction {
+    // MARK: Publishing
+
+    /// Writes `event` to the outbox and the dispatch queue, in the caller's transaction: it is published
+    /// if and only if the state change it reports commits.
+    public func publish(_ event: OutboxEvent) async throws {
+        let envelope = event.envelope
+        try await run(
+            """
+            WITH written AS (
+                INSERT INTO outbox (event_id, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+                VALUES (\(envelope.eventId), \(envelope.tenantId.rawValue), \(event.orgUnitId?.rawValue), \(envelope.subject.rawValue),
+                        \(envelope.partitionKey), \(MillisecondTimestamp(envelope.occurredAt)), \(String(decoding: try envelope.wireBytes(), as: UTF8.self)))
+                RETURNING event_id, tenant_id, sequence)
+            INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
+            SELECT event_id, tenant_id, 'outbox', \(envelope.subject.rawValue), sequence FROM written
+            """)
+        effects.noteEventPublished()
+    }
+
+    public func publish(_ events: [OutboxEvent?]) async throws {
+        for case let event? in events { try await publish(event) }
+    }
+
+    /// Keeps an event received from the bus and queues it for the listeners; false when it was already
+    /// received (a redelivery), which changes nothing.
+    public func receive(_ envelope: EventEnvelope, bytes: [UInt8]) async throws -> Bool {
+        let rows = try await run(
+            """
+            WITH received AS (
+                INSERT INTO inbound_events (event_id, tenant_id, subject, partition_key, occurred_at, envelope)
+                VALUES (\(envelope.eventId), \(envelope.tenantId.rawValue), \(envelope.subject.rawValue), \(envelope.partitionKey),
+                        \(MillisecondTimestamp(envelope.occurredAt)), \(String(decoding: bytes, as: UTF8.self)))
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id, tenant_id, subject, sequence),
+            queued AS (
+                INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
+                SELECT event_id, tenant_id, 'inbound', subject, sequence FROM received RETURNING 1)
+            SELECT count(*)::int FROM queued
+            """)
+        effects.noteEventPublished()
+        for try await count in rows.decode(Int.self) { return count == 1 }
+        return false
+    }
+
+    // MARK: Dispatching to listeners
+
+    public func eventTenantsToDispatch() async throws -> [TenantID] {
+        try await tenantIds("SELECT id FROM events_tenants_to_dispatch() AS t(id)")
+    }
+
+    /// Takes the scope's tenant's dispatch lock for this transaction, so two servers take turns; false when
+    /// another holds it (it is dispatching the tenant already).
+    public func tryLockEventDispatch() async throws -> Bool {
+        try await tryAdvisoryLock("evalium.events.dispatch:\(try requireTenant().rawValue)")
+    }
+
+    /// Names this server's listeners and the subject prefixes they want, as still running.
+    public func registerEventConsumers(_ consumers: [(name: String, subjects: [String])]) async throws {
+        for consumer in consumers {
+            try await run(
+                """
+                INSERT INTO event_consumers (name, subjects, last_seen_at) VALUES (\(consumer.name), \(consumer.subjects), now())
+                ON CONFLICT (name) DO UPDATE SET subjects = excluded.subjects, last_seen_at = excluded.last_seen_at
+                """)
+        }
+    }
+
+    /// Up to `limit` queued events of the scope's tenant that one of `consumers` wants (its subject starts
+    /// with one of the consumer's prefixes) and has neither handled nor given up, in the order written.
+    public func pendingEvents(for consumers: [(name: String, subjects: [String])], limit: Int) async throws -> [PendingEvent] {
+        let tenant = try requireTenant()
+        let names = consumers.flatMap { consumer in consumer.subjects.map { _ in consumer.name } }
+        let prefixes = consumers.flatMap(\.subjects)
+        let rows = try await run(
+            """
+            SELECT q.event_id, q.source, q.sequence, coalesce(o.subject, i.subject), coalesce(o.partition_key, i.partition_key),
+                   coalesce(o.envelope, i.envelope),
+                   ARRAY(SELECT x.consumer FROM event_inbox x WHERE x.event_id = q.event_id),
+                   ARRAY(SELECT d.consumer FROM event_dead_letters d WHERE d.event_id = q.event_id AND d.replayed_at IS NULL),
+                   (SELECT json_object_agg(f.consumer, json_build_object(
+                        'attempts', f.attempts, 'nextAttemptAt', to_char(f.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+                    FROM event_delivery_failures f WHERE f.event_id = q.event_id)::text
+            FROM event_dispatch_queue q
+            LEFT JOIN outbox o ON q.source = 'outbox' AND o.event_id = q.event_id
+            LEFT JOIN inbound_events i ON q.source = 'inbound' AND i.event_id = q.event_id
+            WHERE q.tenant_id = \(tenant.rawValue)
+              AND EXISTS (
+                SELECT 1 FROM unnest(\(names)::text[], \(prefixes)::text[]) AS c(name, prefix)
+                WHERE starts_with(q.subject, c.prefix)
+                  AND NOT EXISTS (SELECT 1 FROM event_inbox x WHERE x.event_id = q.event_id AND x.consumer = c.name)
+                  AND NOT EXISTS (SELECT 1 FROM event_dead_letters d WHERE d.event_id = q.event_id AND d.consumer = c.name AND d.replayed_at IS NULL))
+            ORDER BY q.sequence
+            LIMIT \(limit)
+            """)
+        var events: [PendingEvent] = []
+        let decoder = WireJSON.makeDecoder()
+        for try await (id, source, sequence, subject, partitionKey, envelope, handled, dead, failures) in rows.decode(
+            (String, String, Int64, String, String, String, [String], [String], String?).self)
+        {
+            events.append(
+                PendingEvent(
+                    eventId: id, source: EventSource(rawValue: source) ?? .outbox, sequence: sequence, subject: EventSubject(rawValue: subject),
+                    partitionKey: partitionKey, envelope: envelope, handledBy: Set(handled), deadFor: Set(dead),
+                    failures: try failures.map { try decoder.decode([String: DeliveryFailure].self, from: Data($0.utf8)) } ?? [:]))
+        }
+        return events
+    }
+
+    /// Records that `consumer` handled the event, in the transaction of its own effects; a failure it had
+    /// recorded before goes.
+    public func recordHandled(consumer: String, eventId: String) async throws {
+        let tenant = try requireTenant()
+        try await run(
+            """
+            WITH cleared AS (DELETE FROM event_delivery_failures WHERE event_id = \(eventId) AND consumer = \(consumer))
+            INSERT INTO event_inbox (consumer, event_id, tenant_id) VALUES (\(consumer), \(eventId), \(tenant.rawValue))
+            ON CONFLICT DO NOTHING
+            """)
+    }
+
+    public func isHandled(consumer: String, eventId: String) async throws -> Bool {
+        try await exists("SELECT 1 FROM event_inbox WHERE event_id = \(eventId) AND consumer = \(consumer)")
+    }
+
+    public func recordDeliveryFailure(
+        consumer: String, event: PendingEvent, attempts: Int, nextAttemptAt: Date, error: String
+    ) async throws {
+        let tenant = try requireTenant()
+        try await run(
+            """
+            INSERT INTO event_delivery_failures (consumer, event_id, tenant_id, partition_key, attempts, next_attempt_at, last_error)
+            VALUES (\(consumer), \(event.eventId), \(tenant.rawValue), \(event.partitionKey), \(attempts),
+                    \(MillisecondTimestamp(nextAttemptAt)), \(error))
+            ON CONFLICT (event_id, consumer) DO UPDATE
+                SET attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error
+            """)
+    }
+
+    /// Gives the event up for `consumer`: its failure record becomes a dead letter.
+    @discardableResult
+    public func recordDeadLetter(consumer: String, event: PendingEvent, attempts: Int, error: String) async throws -> DeadLetterID {
+        let tenant = try requireTenant()
+        let id = DeadLetterID.generate()
+        try await run(
+            """
+            WITH cleared AS (DELETE FROM event_delivery_failures WHERE event_id = \(event.eventId) AND consumer = \(consumer))
+            INSERT INTO event_dead_letters (id, consumer, event_id, tenant_id, source, subject, attempts, last_error)
+            VALUES (\(id.rawValue), \(consumer), \(event.eventId), \(tenant.rawValue), \(event.source.rawValue), \(event.subject.rawValue),
+                    \(attempts), \(error))
+            ON CONFLICT (event_id, consumer) DO UPDATE
+                SET attempts = excluded.attempts, last_error = excluded.last_error, dead_at = now(), replayed_at = NULL, relayed_at = NULL
+            """)
+        effects.noteEventPublished()
+        return id
+    }
+
+    /// Removes from the scope's tenant's queue the events that every listener of a running server (named
+    /// in the last ten minutes) which wants them has handled or given up.
+    public func dequeueFinishedEvents() async throws {
+        let tenant = try requireTenant()
+        try await run(
+            """
+            DELETE FROM event_dispatch_queue q
+            WHERE q.tenant_id = \(tenant.rawValue)
+              AND NOT EXISTS (
+                SELECT 1 FROM event_consumers c, unnest(c.subjects) AS prefix
+                WHERE c.last_seen_at > now() - interval '10 minutes' AND starts_with(q.subject, prefix)
+                  AND NOT EXISTS (SELECT 1 FROM event_inbox x WHERE x.event_id = q.event_id AND x.consumer = c.name)
+                  AND NOT EXISTS (SELECT 1 FROM event_dead_letters d WHERE d.event_id = q.event_id AND d.consumer = c.name AND d.replayed_at IS NULL))
+            """)
+    }
+
+    /// Puts the scope's tenant's events from `sequence` on, or from `time` on, back in the queue (seed 003
+    /// §8): a listener that has not handled one hears it; one that has skips it (its inbox). Answers how
+    /// many events are queued again.
+    public func requeueEvents(fromSequence sequence: Int64?, since time: Date?) async throws -> Int {
+        let tenant = try requireTenant()
+        let from = sequence ?? 0
+        let since = time.map(MillisecondTimestamp.init)
+        let rows = try await run(
+            """
+            WITH replayed AS (
+                INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
+                SELECT event_id, tenant_id, 'outbox', subject, sequence FROM outbox
+                WHERE tenant_id = \(tenant.rawValue) AND sequence >= \(from) AND (\(since)::timestamptz IS NULL OR occurred_at >= \(since))
+                UNION ALL
+                SELECT event_id, tenant_id, 'inbound', subject, sequence FROM inbound_events
+                WHERE tenant_id = \(tenant.rawValue) AND sequence >= \(from) AND (\(since)::timestamptz IS NULL OR occurred_at >= \(since))
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING 1)
+            SELECT count(*)::int FROM replayed
+            """)
+        effects.noteEventPublished()
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    // MARK: Dead letters
+
+    public func listDeadLetters(includeReplayed: Bool, limit: Int) async throws -> [DeadLetter] {
+        let rows = try await run(
+            """
+            SELECT \(unescaped: Self.deadLetterColumns) FROM event_dead_letters
+            WHERE \(includeReplayed) OR replayed_at IS NULL
+            ORDER BY dead_at DESC, id LIMIT \(limit)
+            """)
+        return try await Self.deadLetters(rows)
+    }
+
+    /// A dead letter with the envelope of its event.
+    public func deadLetter(_ id: DeadLetterID) async throws -> (DeadLetter, PendingEvent)? {
+        let rows = try await run("SELECT \(unescaped: Self.deadLetterColumns) FROM event_dead_letters WHERE id = \(id.rawValue)")
+        guard let letter = try await Self.deadLetters(rows).first else { return nil }
+        let events = try await run(
+            """
+            SELECT sequence, subject, partition_key, envelope FROM outbox WHERE event_id = \(letter.eventId) AND \(letter.source.rawValue) = 'outbox'
+            UNION ALL
+            SELECT sequence, subject, partition_key, envelope FROM inbound_events WHERE event_id = \(letter.eventId) AND \(letter.source.rawValue) = 'inbound'
+            """)
+        for try await (sequence, subject, partitionKey, envelope) in events.decode((Int64, String, String, String).self) {
+            return (
+                letter,
+                PendingEvent(
+                    eventId: letter.eventId, source: letter.source, sequence: sequence, subject: EventSubject(rawValue: subject),
+                    partitionKey: partitionKey, envelope: envelope, handledBy: [], deadFor: [letter.consumer], failures: [:])
+            )
+        }
+        return nil
+    }
+
+    public func markDeadLetterReplayed(_ id: DeadLetterID) async throws {
+        try await run("UPDATE event_dead_letters SET replayed_at = now() WHERE id = \(id.rawValue)")
+    }
+
+    public func recordDeadLetterReplayFailure(_ id: DeadLetterID, error: String) async throws {
+        try await run("UPDATE event_dead_letters SET last_error = \(error), attempts = attempts + 1 WHERE id = \(id.rawValue)")
+    }
+
+    // MARK: Relaying to JetStream
+
+    public func eventTenantsToRelay() async throws -> [TenantID] {
+        try await tenantIds("SELECT id FROM events_tenants_to_relay() AS t(id)")
+    }
+
+    public func tryLockEventRelay() async throws -> Bool {
+        try await tryAdvisoryLock("evalium.events.relay:\(try requireTenant().rawValue)")
+    }
+
+    /// Outbox rows not yet acknowledged by JetStream, then dead letters not yet on the dead-letter subject,
+    /// oldest first.
+    public func messagesToRelay(limit: Int) async throws -> [RelayMessage] {
+        let tenant = try requireTenant()
+        var messages: [RelayMessage] = []
+        let outbox = try await run(
+            """
+            SELECT event_id, subject, partition_key, envelope FROM outbox
+            WHERE tenant_id = \(tenant.rawValue) AND relayed_at IS NULL ORDER BY sequence LIMIT \(limit)
+            """)
+        for try await (id, subject, partitionKey, envelope) in outbox.decode((String, String, String, String).self) {
+            messages.append(RelayMessage(id: id, subject: subject, partitionKey: partitionKey, envelope: envelope))
+        }
+        let letters = try await run(
+            """
+            SELECT \(unescaped: Self.deadLetterColumns("d")), coalesce(o.envelope, i.envelope)
+            FROM event_dead_letters d
+            LEFT JOIN outbox o ON d.source = 'outbox' AND o.event_id = d.event_id
+            LEFT JOIN inbound_events i ON d.source = 'inbound' AND i.event_id = d.event_id
+            WHERE d.tenant_id = \(tenant.rawValue) AND d.relayed_at IS NULL ORDER BY d.dead_at LIMIT \(limit)
+            """)
+        for try await row in letters.decode((String, String, String, String, String, Int, String, Date, Date?, String).self) {
+            let letter = Self.deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8)
+            messages.append(
+                RelayMessage(id: letter.id.rawValue, subject: letter.subject, partitionKey: letter.eventId, envelope: row.9, deadLetter: letter))
+        }
+        return messages
+    }
+
+    /// Marks what JetStream acknowledged: outbox rows by event id, dead letters by their id.
+    public func markRelayed(_ ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await run(
+            """
+            WITH letters AS (UPDATE event_dead_letters SET relayed_at = now() WHERE id = ANY(\(ids)::text[]) AND relayed_at IS NULL)
+            UPDATE outbox SET relayed_at = now() WHERE event_id = ANY(\(ids)::text[]) AND relayed_at IS NULL
+            """)
+    }
+
+    // MARK: Inspection
+
+    /// The scope's tenant's published events, oldest first, as they went on the wire.
+    public func outboxEnvelopes(after sequence: Int64 = 0, limit: Int) async throws -> [(sequence: Int64, envelope: String, relayed: Bool)] {
+        let tenant = try requireTenant()
+        let rows = try await run(
+            """
+            SELECT sequence, envelope, relayed_at IS NOT NULL FROM outbox
+            WHERE tenant_id = \(tenant.rawValue) AND sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
+            """)
+        var result: [(Int64, String, Bool)] = []
+        for try await row in rows.decode((Int64, String, Bool).self) { result.append(row) }
+        return result
+    }
+
+    // MARK: Content-block links (seed 003 UC-20)
+
+    /// Links `blockId` to the evaluation, replacing the block's earlier link; false when the evaluation is
+    /// not the tenant's.
+    public func linkBlock(_ blockId: String, kind: String, to evaluation: EvaluationID, eventId: String, at time: Date) async throws -> OrgUnitID? {
+        let tenant = try requireTenant()
+        let rows = try await run(
+            """
+            INSERT INTO evaluation_block_links (block_id, tenant_id, evaluation_id, org_unit_id, block_kind, linked_at, linked_by_event)
+            SELECT \(blockId), \(tenant.rawValue), e.id, e.org_unit_id, \(kind), \(MillisecondTimestamp(time)), \(eventId)
+            FROM evaluations e WHERE e.id = \(evaluation.rawValue)
+            ON CONFLICT (tenant_id, block_id) DO UPDATE
+                SET evaluation_id = excluded.evaluation_id, org_unit_id = excluded.org_unit_id, block_kind = excluded.block_kind,
+                    linked_at = excluded.linked_at, linked_by_event = excluded.linked_by_event
+            RETURNING org_unit_id
+            """)
+        for try await orgUnit in rows.decode(String.self) { return OrgUnitID(unchecked: orgUnit) }
+        return nil
+    }
+
+    /// Removes the block's link; the evaluation and org unit it had, or nil when there was none.
+    public func unlinkBlock(_ blockId: String) async throws -> (EvaluationID, OrgUnitID)? {
+        let tenant = try requireTenant()
+        let rows = try await run(
+            "DELETE FROM evaluation_block_links WHERE tenant_id = \(tenant.rawValue) AND block_id = \(blockId) RETURNING evaluation_id, org_unit_id")
+        for try await (evaluation, orgUnit) in rows.decode((String, String).self) { return (EvaluationID(unchecked: evaluation), OrgUnitID(unchecked: orgUnit)) }
+        return nil
+    }
+
+    public func blockLinks(of evaluation: EvaluationID) async throws -> [String] {
+        let rows = try await run(
+            "SELECT block_id FROM evaluation_block_links WHERE evaluation_id = \(evaluation.rawValue) ORDER BY block_id")
+        var blocks: [String] = []
+        for try await block in rows.decode(String.self) { blocks.append(block) }
+        return blocks
+    }
+
+    // MARK: Helpers
+
+    private static let deadLetterColumns = deadLetterColumns(nil)
+
+    private static func deadLetterColumns(_ alias: String?) -> String {
+        let prefix = alias.map { "\($0)." } ?? ""
+        return ["id", "consumer", "event_id", "source", "subject", "attempts", "last_error", "dead_at", "replayed_at"]
+            .map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    private static func deadLetters(_ rows: PostgresRowSequence) async throws -> [DeadLetter] {
+        var letters: [DeadLetter] = []
+        for try await row in rows.decode((String, String, String, String, String, Int, String, Date, Date?).self) {
+            letters.append(deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8))
+        }
+        return letters
+    }
+
+    private static func deadLetter(
+        _ id: String, _ consumer: String, _ eventId: String, _ source: String, _ subject: String, _ attempts: Int, _ error: String,
+        _ deadAt: Date, _ replayedAt: Date?
+    ) -> DeadLetter {
+        DeadLetter(
+            id: DeadLetterID(unchecked: id), consumer: consumer, eventId: eventId, source: EventSource(rawValue: source) ?? .outbox, subject: subject,
+            attempts: attempts, lastError: error, deadAt: deadAt.roundedToMilliseconds(), replayedAt: replayedAt?.roundedToMilliseconds())
+    }
+
+    private func tryAdvisoryLock(_ key: String) async throws -> Bool {
+        for try await locked in try await run("SELECT pg_try_advisory_xact_lock(hashtextextended(\(key), 0))").decode(Bool.self) { return locked }
+        return false
+    }
+
+    private func exists(_ query: PostgresQuery) async throws -> Bool {
+        for try await _ in try await run(query) { return true }
+        return false
+    }
+
+    /// Runs `work` so that if it throws, what it wrote is undone and the transaction goes on (a listener's
+    /// failure must not undo the other listeners' work nor the record of the failure).
+    public func savepoint<Result: Sendable>(_ work: (Transaction) async throws -> Result) async throws -> Result {
+        try await run("SAVEPOINT listener")
+        do {
+            let result = try await work(self)
+            try await run("RELEASE SAVEPOINT listener")
+            return result
+        } catch {
+            try await run("ROLLBACK TO SAVEPOINT listener")
+            throw error
+        }
+    }
+}
