@@ -111,7 +111,8 @@ public struct EvaliumServer: Sendable {
             let events = configuration.events
             services.append(
                 EventDispatchWorker(
-                    dispatcher: EventDispatcher(database: database, listeners: eventListeners, retry: events.retry, logger: logger),
+                    dispatcher: EventDispatcher(
+                        database: database, listeners: eventListeners, retry: events.retry, liveness: events.listenerLiveness, logger: logger),
                     idleInterval: events.idleInterval))
             if let natsURL = events.natsURL {
                 services.append(JetStreamBridge(database: database, settings: events, natsURL: natsURL, logger: logger))

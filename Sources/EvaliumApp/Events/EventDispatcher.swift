@@ -3,6 +3,7 @@ import EvaliumStorage
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Delivers queued events, published and received, to the in-process listeners (seed 000 §3 "notify
 /// downstream workers"): at least once, in order within a partition key, with an inbox per listener, the
@@ -12,6 +13,7 @@ struct EventDispatcher: Sendable {
     let database: Database
     let listeners: [any EventListener]
     let retry: RetryPolicy
+    let liveness: Duration
     let logger: Logger
 
     static let batchSize = 200
@@ -45,7 +47,7 @@ struct EventDispatcher: Sendable {
                     }
                 }
             }
-            try await transaction.dequeueFinishedEvents()
+            try await transaction.dequeueFinishedEvents(liveness: liveness)
             return events.count == Self.batchSize && delivered > 0
         }
     }
@@ -100,17 +102,26 @@ struct EventListenerError: Error, CustomStringConvertible {
 }
 
 /// The dispatcher as a background worker, woken by commits that queue events and looking on its own every
-/// `idleInterval` (other servers' commits, retries coming due).
+/// `idleInterval` (other servers' commits, retries coming due). It visits only tenants with events its own
+/// listeners still have to hear. Four times per liveness period (not every pass: every server renews the
+/// same rows) it names its listeners in `event_consumers` and sweeps what no live listener still wants.
 struct EventDispatchWorker: Service {
     let dispatcher: EventDispatcher
     let idleInterval: Duration
 
     func run() async {
+        let registered = Mutex<ContinuousClock.Instant?>(nil)
         await repeatUntilShutdown(name: "event dispatch", logger: dispatcher.logger) {
-            let tenants = try await dispatcher.database.transaction(.none) { transaction in
-                try await transaction.registerEventConsumers(dispatcher.consumers)
-                return try await transaction.eventTenantsToDispatch()
+            let now = ContinuousClock.now
+            let renew = registered.withLock { last in last.map { now - $0 > dispatcher.liveness / 4 } ?? true }
+            if renew {
+                let database = dispatcher.database
+                try await database.transaction(.none) { try await $0.registerEventConsumers(dispatcher.consumers, freshness: dispatcher.liveness / 4) }
+                // Events only other servers' listeners wanted, once those are done or gone.
+                try await database.transaction(.none) { try await $0.sweepEventQueue(liveness: dispatcher.liveness) }
             }
+            let tenants = try await dispatcher.database.transaction(.none) { try await $0.eventTenantsToDispatch(for: dispatcher.consumers) }
+            if renew { registered.withLock { $0 = now } }
             for tenant in tenants {
                 while !Task.isCancelled, try await dispatcher.dispatch(tenant) {}
                 if Task.isCancelled { return }

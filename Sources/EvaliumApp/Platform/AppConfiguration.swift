@@ -47,6 +47,9 @@ public struct EventSettings: Sendable {
     public var retry = RetryPolicy.seed
     /// How often the dispatcher and the relay look for work no commit of this process woke them for.
     public var idleInterval: Duration = .seconds(1)
+    /// How long a listener that no running server names any more still holds its events in the queue: long
+    /// enough to cover a restart or a rolling deploy.
+    public var listenerLiveness: Duration = .seconds(600)
     /// Listeners besides the built-in ones (an embedding program's, or a test's).
     public var extraListeners: [any EventListener] = []
     /// Called by the relay between JetStream's acknowledgement of a batch and the marking of the batch, with

@@ -54,18 +54,20 @@ extension Transaction {
     // MARK: Publishing
 
     /// Writes `event` to the outbox and the dispatch queue, in the caller's transaction: it is published
-    /// if and only if the state change it reports commits.
+    /// if and only if the state change it reports commits. Without `RETURNING`: a writer scoped to an org
+    /// unit may write outbox rows but not read them back.
     public func publish(_ event: OutboxEvent) async throws {
         let envelope = event.envelope
         try await run(
             """
-            WITH written AS (
-                INSERT INTO outbox (event_id, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-                VALUES (\(envelope.eventId), \(envelope.tenantId.rawValue), \(event.orgUnitId?.rawValue), \(envelope.subject.rawValue),
-                        \(envelope.partitionKey), \(MillisecondTimestamp(envelope.occurredAt)), \(String(decoding: try envelope.wireBytes(), as: UTF8.self)))
-                RETURNING event_id, tenant_id, sequence)
+            WITH next AS (SELECT nextval('event_sequence') AS sequence),
+            written AS (
+                INSERT INTO outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+                SELECT \(envelope.eventId), sequence, \(envelope.tenantId.rawValue), \(event.orgUnitId?.rawValue), \(envelope.subject.rawValue),
+                       \(envelope.partitionKey), \(MillisecondTimestamp(envelope.occurredAt)), \(String(decoding: try envelope.wireBytes(), as: UTF8.self))
+                FROM next)
             INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-            SELECT event_id, tenant_id, 'outbox', \(envelope.subject.rawValue), sequence FROM written
+            SELECT \(envelope.eventId), \(envelope.tenantId.rawValue), 'outbox', \(envelope.subject.rawValue), sequence FROM next
             """)
         effects.noteEventPublished()
     }
@@ -97,8 +99,18 @@ extension Transaction {
 
     // MARK: Dispatching to listeners
 
-    public func eventTenantsToDispatch() async throws -> [TenantID] {
-        try await tenantIds("SELECT id FROM events_tenants_to_dispatch() AS t(id)")
+    /// Tenants with queued events that one of `consumers` still has to hear.
+    public func eventTenantsToDispatch(for consumers: [(name: String, subjects: [String])]) async throws -> [TenantID] {
+        let names = consumers.flatMap { consumer in consumer.subjects.map { _ in consumer.name } }
+        let prefixes = consumers.flatMap(\.subjects)
+        return try await tenantIds("SELECT id FROM events_tenants_to_dispatch(\(names)::text[], \(prefixes)::text[]) AS t(id)")
+    }
+
+    /// Removes from every tenant's queue the events every live listener is done with; answers how many.
+    @discardableResult
+    public func sweepEventQueue(liveness: Duration) async throws -> Int {
+        for try await count in try await run("SELECT events_sweep(\(liveness.seconds))").decode(Int.self) { return count }
+        return 0
     }
 
     /// Takes the scope's tenant's dispatch lock for this transaction, so two servers take turns; false when
@@ -107,12 +119,18 @@ extension Transaction {
         try await tryAdvisoryLock("evalium.events.dispatch:\(try requireTenant().rawValue)")
     }
 
-    /// Names this server's listeners and the subject prefixes they want, as still running.
-    public func registerEventConsumers(_ consumers: [(name: String, subjects: [String])]) async throws {
+    /// Names this server's listeners and the subject prefixes they want, as still running. Rows another
+    /// server renewed within `freshness` are left alone: every server names the same built-in listeners,
+    /// and renewing them all at once would only queue the servers behind one row lock.
+    public func registerEventConsumers(_ consumers: [(name: String, subjects: [String])], freshness: Duration) async throws {
         for consumer in consumers {
             try await run(
                 """
-                INSERT INTO event_consumers (name, subjects, last_seen_at) VALUES (\(consumer.name), \(consumer.subjects), now())
+                INSERT INTO event_consumers (name, subjects, last_seen_at)
+                SELECT \(consumer.name), \(consumer.subjects), now()
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM event_consumers WHERE name = \(consumer.name) AND subjects = \(consumer.subjects)
+                      AND last_seen_at > now() - make_interval(secs => \(freshness.seconds)))
                 ON CONFLICT (name) DO UPDATE SET subjects = excluded.subjects, last_seen_at = excluded.last_seen_at
                 """)
         }
@@ -208,18 +226,20 @@ extension Transaction {
     }
 
     /// Removes from the scope's tenant's queue the events that every listener of a running server (named
-    /// in the last ten minutes) which wants them has handled or given up.
-    public func dequeueFinishedEvents() async throws {
+    /// within `liveness`) which wants them has handled or given up.
+    public func dequeueFinishedEvents(liveness: Duration) async throws {
         let tenant = try requireTenant()
         try await run(
             """
-            DELETE FROM event_dispatch_queue q
-            WHERE q.tenant_id = \(tenant.rawValue)
+            DELETE FROM event_dispatch_queue WHERE event_id IN (
+              SELECT q.event_id FROM event_dispatch_queue q
+              WHERE q.tenant_id = \(tenant.rawValue)
               AND NOT EXISTS (
                 SELECT 1 FROM event_consumers c, unnest(c.subjects) AS prefix
-                WHERE c.last_seen_at > now() - interval '10 minutes' AND starts_with(q.subject, prefix)
+                WHERE c.last_seen_at > now() - make_interval(secs => \(liveness.seconds)) AND starts_with(q.subject, prefix)
                   AND NOT EXISTS (SELECT 1 FROM event_inbox x WHERE x.event_id = q.event_id AND x.consumer = c.name)
                   AND NOT EXISTS (SELECT 1 FROM event_dead_letters d WHERE d.event_id = q.event_id AND d.consumer = c.name AND d.replayed_at IS NULL))
+              FOR UPDATE SKIP LOCKED)
             """)
     }
 

@@ -51,7 +51,7 @@ CREATE TABLE event_dispatch_queue (
 
 -- The listeners the running servers have, with the subject prefixes each wants, so that a server never
 -- drops from the queue an event that another server's listener (a newer release's, say) has still to
--- hear. A listener no server has named for ten minutes no longer holds events back.
+-- hear. A listener no server has named for a while (ten minutes by default) no longer holds events back.
 CREATE TABLE event_consumers (
     name           text PRIMARY KEY,
     subjects       text[] NOT NULL,
@@ -134,16 +134,16 @@ ALTER TABLE event_dead_letters FORCE ROW LEVEL SECURITY;
 ALTER TABLE evaluation_block_links ENABLE ROW LEVEL SECURITY;
 ALTER TABLE evaluation_block_links FORCE ROW LEVEL SECURITY;
 
--- Anyone whose unit of work publishes an event writes its outbox row and queue entry (the org-scope check
--- of a row with an org unit is the writer's own); only tenant-wide work (the relay, the dispatcher, the
--- operator's tools) reads them back or touches the rest.
+-- Anyone whose unit of work publishes an event writes its outbox row and queue entry (people reach their own
+-- work outside their org scope, and the event about it goes with it); only tenant-wide work (the relay, the
+-- dispatcher, the operator's tools) reads them back or touches the rest.
 CREATE POLICY tenant_isolation ON outbox AS PERMISSIVE FOR ALL TO evalium_app
     USING (tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), '')))
     WITH CHECK (tenant_id = (SELECT NULLIF(current_setting('app.tenant_id', true), '')));
 CREATE POLICY org_scope_read ON outbox AS RESTRICTIVE FOR SELECT TO evalium_app
     USING ((SELECT current_setting('app.org_scope_all', true)) = 'true');
 CREATE POLICY org_scope_insert ON outbox AS RESTRICTIVE FOR INSERT TO evalium_app
-    WITH CHECK (org_unit_id IS NULL OR app_org_unit_in_scope(org_unit_id));
+    WITH CHECK (true);
 CREATE POLICY org_scope_update ON outbox AS RESTRICTIVE FOR UPDATE TO evalium_app
     USING ((SELECT current_setting('app.org_scope_all', true)) = 'true')
     WITH CHECK ((SELECT current_setting('app.org_scope_all', true)) = 'true');
@@ -203,14 +203,51 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON event_delivery_failures TO evalium_app;
 GRANT SELECT, INSERT, UPDATE ON event_dead_letters TO evalium_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON evaluation_block_links TO evalium_app;
 
--- The dispatcher and the relay discover which tenants have work, seeing only tenant ids.
+-- The dispatcher and the relay discover which tenants have work, seeing only tenant ids; the sweep removes
+-- from every tenant's queue what every live listener is done with.
 CREATE POLICY platform_event_discovery ON event_dispatch_queue AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
+CREATE POLICY platform_event_sweep ON event_dispatch_queue AS PERMISSIVE FOR DELETE TO CURRENT_USER USING (true);
 CREATE POLICY platform_event_discovery ON outbox AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
 CREATE POLICY platform_event_discovery ON event_dead_letters AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
+CREATE POLICY platform_event_discovery ON event_inbox AS PERMISSIVE FOR SELECT TO CURRENT_USER USING (true);
 
-CREATE FUNCTION events_tenants_to_dispatch() RETURNS SETOF text
+-- Tenants with queued events that one of the caller's listeners (names[i] wanting subjects that start with
+-- prefixes[i]) has neither handled nor given up.
+CREATE FUNCTION events_tenants_to_dispatch(names text[], prefixes text[]) RETURNS SETOF text
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-    AS $$ SELECT DISTINCT q.tenant_id FROM public.event_dispatch_queue q $$;
+    AS $$
+        SELECT DISTINCT q.tenant_id
+        FROM public.event_dispatch_queue q, unnest(names, prefixes) AS c(name, prefix)
+        WHERE starts_with(q.subject, c.prefix)
+          AND NOT EXISTS (SELECT 1 FROM public.event_inbox x WHERE x.event_id = q.event_id AND x.consumer = c.name)
+          AND NOT EXISTS (SELECT 1 FROM public.event_dead_letters d
+                          WHERE d.event_id = q.event_id AND d.consumer = c.name AND d.replayed_at IS NULL)
+    $$;
+
+-- Removes, across tenants, queued events no listener named within `liveness_seconds` still has to hear;
+-- answers how many. One server sweeps at a time, and rows a dispatcher holds are left for the next sweep, so
+-- the sweep never waits on a lock.
+CREATE FUNCTION events_sweep(liveness_seconds double precision) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+    AS $$
+        WITH swept AS (
+            DELETE FROM public.event_dispatch_queue
+            WHERE event_id IN (
+                SELECT q.event_id FROM public.event_dispatch_queue q
+                WHERE pg_try_advisory_xact_lock(hashtextextended('evalium.events.sweep', 0))
+                  AND NOT EXISTS (
+                    SELECT 1 FROM public.event_consumers c, unnest(c.subjects) AS prefix
+                    WHERE c.last_seen_at > now() - make_interval(secs => liveness_seconds) AND starts_with(q.subject, prefix)
+                      AND NOT EXISTS (SELECT 1 FROM public.event_inbox x WHERE x.event_id = q.event_id AND x.consumer = c.name)
+                      AND NOT EXISTS (SELECT 1 FROM public.event_dead_letters d
+                                      WHERE d.event_id = q.event_id AND d.consumer = c.name AND d.replayed_at IS NULL))
+                FOR UPDATE SKIP LOCKED)
+            RETURNING 1)
+        SELECT count(*)::integer FROM swept
+    $$;
+
+REVOKE ALL ON FUNCTION events_sweep(double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events_sweep(double precision) TO evalium_app;
 
 CREATE FUNCTION events_tenants_to_relay() RETURNS SETOF text
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
@@ -220,7 +257,7 @@ CREATE FUNCTION events_tenants_to_relay() RETURNS SETOF text
            OR EXISTS (SELECT 1 FROM public.event_dead_letters d WHERE d.tenant_id = t.id AND d.relayed_at IS NULL)
     $$;
 
-REVOKE ALL ON FUNCTION events_tenants_to_dispatch() FROM PUBLIC;
+REVOKE ALL ON FUNCTION events_tenants_to_dispatch(text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION events_tenants_to_relay() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION events_tenants_to_dispatch() TO evalium_app;
+GRANT EXECUTE ON FUNCTION events_tenants_to_dispatch(text[], text[]) TO evalium_app;
 GRANT EXECUTE ON FUNCTION events_tenants_to_relay() TO evalium_app;

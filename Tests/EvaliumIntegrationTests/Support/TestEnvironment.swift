@@ -46,7 +46,9 @@ enum TestEnvironment {
         // Any server may retry any listener's failure, so every test server retries in milliseconds, not the
         // seed's quarter of an hour.
         configuration.events.retry = RetryPolicy(backoff: Array(repeating: .milliseconds(30), count: 5))
-        configuration.events.idleInterval = .milliseconds(100)
+        configuration.events.idleInterval = .milliseconds(250)
+        // Test servers come and go by the hundred, each with listeners of its own.
+        configuration.events.listenerLiveness = .seconds(8)
         return configuration
     }
 
