@@ -4,13 +4,8 @@ nats_server_path() {
     command -v nats-server 2>/dev/null || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || return 1
 }
 
+source "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
+
 ensure_nats() {
-    if nats_server_path >/dev/null; then
-        return 0
-    fi
-    echo "nats-server is not installed; installing Debian's nats-server package with apt-get"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+    nats_server_path >/dev/null || install_debian_package nats-server
 }

@@ -9,13 +9,8 @@ postgres_bindir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 | grep . || return 1
 }
 
+source "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
+
 ensure_postgres() {
-    if postgres_bindir >/dev/null; then
-        return 0
-    fi
-    echo "PostgreSQL is not installed; installing Debian's postgresql package with apt-get"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    postgres_bindir >/dev/null || install_debian_package postgresql
 }

@@ -78,10 +78,12 @@ struct EventDispatcher: Sendable {
         }
     }
 
-    /// The listener's work and its inbox record, both or neither.
-    static func handle(_ event: PendingEvent, by listener: any EventListener, in transaction: Transaction) async throws {
+    /// The listener's work and its inbox record, both or neither. `checkingInbox` for a caller that does not
+    /// hold the tenant's dispatch lock (a replay), which may meet an event handled in the meantime; a pass
+    /// under the lock read the inbox with the event.
+    static func handle(_ event: PendingEvent, by listener: any EventListener, checkingInbox: Bool = false, in transaction: Transaction) async throws {
         try await transaction.savepoint { transaction in
-            if try await transaction.isHandled(consumer: listener.name, eventId: event.eventId) { return }
+            if checkingInbox, try await transaction.isHandled(consumer: listener.name, eventId: event.eventId) { return }
             guard case .success(let envelope) = EventEnvelope.parse(Array(event.envelope.utf8)) else {
                 throw EventListenerError("the stored envelope of \(event.eventId) cannot be read")
             }

@@ -29,7 +29,7 @@ public struct EventService: Sendable {
                 throw Problem(.conflict, "the listener \(letter.consumer) does not run in this server; replay it where it does")
             }
             do {
-                try await EventDispatcher.handle(event, by: listener, in: transaction)
+                try await EventDispatcher.handle(event, by: listener, checkingInbox: true, in: transaction)
             } catch {
                 throw Problem(.conflict, "\(letter.consumer) failed again: \(EventDispatcher.describe(error)); the dead letter stays")
             }

@@ -4,88 +4,108 @@
 /// widening an enum is not.
 public enum SchemaCompatibility {
     /// Every change from `released` to `current` that §5 forbids without a new version, each naming where
-    /// (a JSON pointer into the schema) and what.
+    /// (a JSON pointer into the schema) and what. A keyword this checker does not compare finely (`oneOf`,
+    /// `$ref`, `uniqueItems`, …) is reported whenever it changes, so nothing it cannot judge passes silently.
     public static func breakingChanges(from released: JSONValue, to current: JSONValue) -> [String] {
         var changes: [String] = []
         compare(released, current, at: "", into: &changes)
         return changes
     }
 
+    /// Keywords that describe a schema without changing which values it accepts.
+    private static let annotations: Set<String> = [
+        "$schema", "$id", "$comment", "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly",
+    ]
+    private static let lowerBounds = ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"]
+    private static let upperBounds = ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"]
+    private static let compared: Set<String> = annotations.union(lowerBounds).union(upperBounds).union([
+        "type", "enum", "const", "pattern", "format", "required", "properties", "items", "additionalProperties", "$defs",
+    ])
+
     private static func compare(_ old: JSONValue, _ new: JSONValue, at pointer: String, into changes: inout [String]) {
-        guard case .object(let before) = old, case .object(let after) = new else {
-            if old != new { changes.append("\(pointer.isEmpty ? "/" : pointer): replaced") }
+        // A `false` schema allowed nothing, so whatever replaces it allows at least as much.
+        if old == new || old == .bool(false) { return }
+        guard new != .bool(false) else {
+            changes.append("\(location(pointer)): tightened (nothing allowed any more)")
             return
         }
-        let types = (allowed(before["type"]), allowed(after["type"]))
-        if let oldTypes = types.0 {
-            let newTypes = types.1 ?? oldTypes
-            let lost = oldTypes.filter { type in !newTypes.contains(type) && !(type == "integer" && newTypes.contains("number")) }
-            if !lost.isEmpty { changes.append("\(pointer)/type: tightened (no longer \(lost.sorted().joined(separator: ", ")))") }
-        } else if types.1 != nil {
-            changes.append("\(pointer)/type: tightened (a type where there was none)")
+        guard let before = members(old), let after = members(new) else {
+            changes.append("\(location(pointer)): replaced")
+            return
         }
-        if let oldValues = enumValues(before["enum"]) {
-            let newValues = enumValues(after["enum"]) ?? []
-            let removed = oldValues.filter { !newValues.contains($0) }
-            if after["enum"] == nil {
-                // An enum dropped admits more: a widening.
-            } else if !removed.isEmpty {
-                changes.append("\(pointer)/enum: narrowed (removed \(removed.map(describe).joined(separator: ", ")))")
+        compareTypes(before["type"], after["type"], at: pointer + "/type", into: &changes)
+        if let newValues = array(after["enum"]) {
+            if let oldValues = array(before["enum"]) {
+                let removed = oldValues.filter { !newValues.contains($0) }
+                if !removed.isEmpty { changes.append("\(pointer)/enum: narrowed (removed \(removed.map(describe).joined(separator: ", ")))") }
+            } else {
+                changes.append("\(pointer)/enum: narrowed (an enum where any value was allowed)")
             }
-        } else if after["enum"] != nil {
-            changes.append("\(pointer)/enum: narrowed (an enum where any value was allowed)")
         }
-        if after["const"] != nil, after["const"] != before["const"] { changes.append("\(pointer)/const: tightened") }
-        for bound in ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"] {
-            if isTighter(after[bound], than: before[bound], larger: true) { changes.append("\(pointer)/\(bound): tightened") }
+        if let value = after["const"], value != before["const"] { changes.append("\(pointer)/const: tightened (\(describe(value)))") }
+        for bound in lowerBounds where isTighter(after[bound], than: before[bound], lower: true) {
+            changes.append("\(pointer)/\(bound): tightened")
         }
-        for bound in ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"] {
-            if isTighter(after[bound], than: before[bound], larger: false) { changes.append("\(pointer)/\(bound): tightened") }
+        for bound in upperBounds where isTighter(after[bound], than: before[bound], lower: false) {
+            changes.append("\(pointer)/\(bound): tightened")
         }
-        for keyword in ["pattern", "format"] where after[keyword] != nil && after[keyword] != before[keyword] {
-            changes.append("\(pointer)/\(keyword): tightened (\(before[keyword].map(describe) ?? "none") → \(describe(after[keyword]!)))")
-        }
-        if after["additionalProperties"] == .bool(false), before["additionalProperties"] != .bool(false) {
-            changes.append("\(pointer)/additionalProperties: tightened (no longer allowed)")
+        for keyword in ["pattern", "format"] {
+            if let value = after[keyword], value != before[keyword] {
+                changes.append("\(pointer)/\(keyword): tightened (\(before[keyword].map(describe) ?? "none") → \(describe(value)))")
+            }
         }
         let oldRequired = Set(strings(before["required"]))
         for field in strings(after["required"]) where !oldRequired.contains(field) {
             changes.append("\(pointer)/required: \(field) newly required")
         }
-        if case .object(let oldProperties)? = before["properties"] {
-            let newProperties = after["properties"].flatMap { value -> [String: JSONValue]? in
-                if case .object(let members) = value { return members }
-                return nil
-            } ?? [:]
-            for (name, schema) in oldProperties.sorted(by: { $0.key < $1.key }) {
-                guard let changed = newProperties[name] else {
-                    changes.append("\(pointer)/properties/\(name): removed (or renamed)")
-                    continue
-                }
-                compare(schema, changed, at: "\(pointer)/properties/\(name)", into: &changes)
-            }
-        }
+        // A property is looked up by name, so a renamed one shows up here as removed.
+        compareNamed(before["properties"], after["properties"], at: pointer + "/properties", removal: "removed (or renamed)", into: &changes)
+        compareNamed(before["$defs"], after["$defs"], at: pointer + "/$defs", removal: "removed", into: &changes)
+        // Absent means any value is allowed, the same as `true`.
         for keyword in ["items", "additionalProperties"] {
-            if let oldSchema = before[keyword], case .object = oldSchema, let newSchema = after[keyword] {
-                compare(oldSchema, newSchema, at: "\(pointer)/\(keyword)", into: &changes)
-            }
+            compare(before[keyword] ?? true, after[keyword] ?? true, at: "\(pointer)/\(keyword)", into: &changes)
         }
-        if case .object(let oldDefinitions)? = before["$defs"] {
-            for (name, schema) in oldDefinitions.sorted(by: { $0.key < $1.key }) {
-                guard let changed = after["$defs"]?[name] else {
-                    changes.append("\(pointer)/$defs/\(name): removed")
-                    continue
-                }
-                compare(schema, changed, at: "\(pointer)/$defs/\(name)", into: &changes)
-            }
-        }
-        if after["$ref"] != before["$ref"] { changes.append("\(pointer)/$ref: replaced") }
-        if after["oneOf"] != before["oneOf"] || after["anyOf"] != before["anyOf"] || after["allOf"] != before["allOf"] {
-            changes.append("\(pointer): its combination of schemas (oneOf, anyOf, allOf) changed")
+        for keyword in Set(before.keys).union(after.keys).subtracting(compared).sorted() where before[keyword] != after[keyword] {
+            changes.append("\(pointer)/\(keyword): changed, and whether that narrows what is allowed is not checked")
         }
     }
 
-    private static func allowed(_ type: JSONValue?) -> Set<String>? {
+    /// A type set that no longer contains an old type is a tightening, except that `number` still admits
+    /// every `integer`.
+    private static func compareTypes(_ old: JSONValue?, _ new: JSONValue?, at pointer: String, into changes: inout [String]) {
+        guard let newTypes = typeNames(new) else { return }
+        guard let oldTypes = typeNames(old) else {
+            changes.append("\(pointer): tightened (a type where any was allowed)")
+            return
+        }
+        let lost = oldTypes.filter { !newTypes.contains($0) && !($0 == "integer" && newTypes.contains("number")) }
+        if !lost.isEmpty { changes.append("\(pointer): tightened (no longer \(lost.sorted().joined(separator: ", ")))") }
+    }
+
+    /// Compares the schemas of a name → schema map (`properties`, `$defs`) by name.
+    private static func compareNamed(_ old: JSONValue?, _ new: JSONValue?, at pointer: String, removal: String, into changes: inout [String]) {
+        guard case .object(let oldSchemas)? = old else { return }
+        let newSchemas = new.flatMap(members) ?? [:]
+        for (name, schema) in oldSchemas.sorted(by: { $0.key < $1.key }) {
+            let location = pointer + "/" + escaped(name)
+            if let changed = newSchemas[name] {
+                compare(schema, changed, at: location, into: &changes)
+            } else {
+                changes.append("\(location): \(removal)")
+            }
+        }
+    }
+
+    /// A schema's keywords; `true` is the empty schema.
+    private static func members(_ schema: JSONValue) -> [String: JSONValue]? {
+        switch schema {
+        case .bool(true): [:]
+        case .object(let members): members
+        default: nil
+        }
+    }
+
+    private static func typeNames(_ type: JSONValue?) -> Set<String>? {
         switch type {
         case .string(let one)?: [one]
         case .array(let many)?: Set(many.compactMap(\.stringValue))
@@ -93,21 +113,29 @@ public enum SchemaCompatibility {
         }
     }
 
-    private static func enumValues(_ value: JSONValue?) -> [JSONValue]? {
+    private static func array(_ value: JSONValue?) -> [JSONValue]? {
         if case .array(let values)? = value { return values }
         return nil
     }
 
     private static func strings(_ value: JSONValue?) -> [String] {
-        if case .array(let values)? = value { return values.compactMap(\.stringValue) }
-        return []
+        array(value)?.compactMap(\.stringValue) ?? []
     }
 
-    /// Whether a bound became stricter: `larger` for lower bounds (a higher minimum is stricter).
-    private static func isTighter(_ new: JSONValue?, than old: JSONValue?, larger: Bool) -> Bool {
+    /// Whether a bound became stricter: for a `lower` bound, a higher value is stricter.
+    private static func isTighter(_ new: JSONValue?, than old: JSONValue?, lower: Bool) -> Bool {
         guard case .number(let newBound)? = new else { return false }
         guard case .number(let oldBound)? = old else { return true }
-        return larger ? newBound > oldBound : newBound < oldBound
+        return lower ? newBound > oldBound : newBound < oldBound
+    }
+
+    /// RFC 6901: `~` and `/` inside a name are escaped in a JSON pointer.
+    private static func escaped(_ name: String) -> String {
+        name.replacing("~", with: "~0").replacing("/", with: "~1")
+    }
+
+    private static func location(_ pointer: String) -> String {
+        pointer.isEmpty ? "(root)" : pointer
     }
 
     private static func describe(_ value: JSONValue) -> String {

@@ -53,27 +53,37 @@ public struct DeadLetter: Sendable, Codable, Equatable {
 extension Transaction {
     // MARK: Publishing
 
-    /// Writes `event` to the outbox and the dispatch queue, in the caller's transaction: it is published
-    /// if and only if the state change it reports commits. Without `RETURNING`: a writer scoped to an org
-    /// unit may write outbox rows but not read them back.
-    public func publish(_ event: OutboxEvent) async throws {
-        let envelope = event.envelope
+    /// Writes `events` (the nils skipped) to the outbox and the dispatch queue in one round trip, in the
+    /// caller's transaction: they are published if and only if the state change they report commits, and in
+    /// the order given. Without `RETURNING`: a writer scoped to an org unit may write outbox rows but not read
+    /// them back.
+    public func publish(_ events: [OutboxEvent?]) async throws {
+        let events = events.compactMap { $0 }
+        guard !events.isEmpty else { return }
+        let envelopes = events.map(\.envelope)
+        let bytes = try envelopes.map { String(decoding: try $0.wireBytes(), as: UTF8.self) }
         try await run(
             """
-            WITH next AS (SELECT nextval('event_sequence') AS sequence),
+            WITH given AS (
+                SELECT * FROM unnest(\(envelopes.map(\.eventId))::text[], \(envelopes.map(\.tenantId.rawValue))::text[],
+                                     \(events.map { $0.orgUnitId?.rawValue ?? "" })::text[],
+                                     \(envelopes.map(\.subject.rawValue))::text[], \(envelopes.map(\.partitionKey))::text[],
+                                     \(envelopes.map(\.occurredAt.rfc3339))::timestamptz[], \(bytes)::text[])
+                    WITH ORDINALITY AS e(event_id, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope, position)),
+            numbered AS MATERIALIZED (
+                SELECT given.*, nextval('event_sequence') AS sequence FROM (SELECT * FROM given ORDER BY position) given),
             written AS (
                 INSERT INTO outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-                SELECT \(envelope.eventId), sequence, \(envelope.tenantId.rawValue), \(event.orgUnitId?.rawValue), \(envelope.subject.rawValue),
-                       \(envelope.partitionKey), \(MillisecondTimestamp(envelope.occurredAt)), \(String(decoding: try envelope.wireBytes(), as: UTF8.self))
-                FROM next)
+                SELECT event_id, sequence, tenant_id, NULLIF(org_unit_id, ''), subject, partition_key, occurred_at, envelope
+                FROM numbered)
             INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-            SELECT \(envelope.eventId), \(envelope.tenantId.rawValue), 'outbox', \(envelope.subject.rawValue), sequence FROM next
+            SELECT event_id, tenant_id, 'outbox', subject, sequence FROM numbered
             """)
         effects.noteEventPublished()
     }
 
-    public func publish(_ events: [OutboxEvent?]) async throws {
-        for case let event? in events { try await publish(event) }
+    public func publish(_ event: OutboxEvent) async throws {
+        try await publish([event])
     }
 
     /// Keeps an event received from the bus and queues it for the listeners; false when it was already
