@@ -81,6 +81,18 @@ let package = Package(
             ],
             swiftSettings: strictness
         ),
+        // The benchmark's load driver (scripts/bench): real flows over loopback HTTP, HDR latencies.
+        .executableTarget(
+            name: "evalium-bench",
+            dependencies: [
+                "EvaliumCore",
+                "EvaliumStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
         .testTarget(
             name: "EvaliumCoreTests",
             dependencies: ["EvaliumCore"],

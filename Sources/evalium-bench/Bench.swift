@@ -1,0 +1,119 @@
+import ArgumentParser
+import AsyncHTTPClient
+import EvaliumCore
+import EvaliumStorage
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// Drives a running Evalium server over loopback HTTP with simulated operators, reviewers and readers, and
+/// prints what it measured beside the pgbench baseline measured on the same PostgreSQL (scripts/bench runs
+/// both). Not a test: it asserts nothing, it measures.
+@main
+struct EvaliumBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evalium-bench", abstract: "Load a running Evalium server with real flows.")
+
+    @Option(help: "The server's base URL.") var server = "http://127.0.0.1:8090"
+    @Option(help: "The platform operator's token.") var platformToken: String
+    @Option(help: "The folder the server writes mail to (sign-in links are read from it).") var mailDir: String
+    @Option(help: "A superuser URL of the server's PostgreSQL, for the sealer's lag.") var superuserURL: String?
+    @Option(help: "The server's process id, for its memory and CPU.") var serverPid: Int32?
+    @Option(help: "Concurrent operators per level.") var levels = "1,8,32"
+    @Option(help: "Seconds per level and scenario.") var duration = 15
+    @Option(help: "Tenants to seed (the first is the large one).") var tenants = 20
+    @Option(help: "Subjects in the large tenant.") var largeSubjects = 2000
+    @Option(help: "Indexed reads per second in the fixed-rate read test.") var readRate = 500
+    @Option(help: "JSON lines from scripts/lib/pgbench_baseline.sh.") var baseline: String?
+    @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
+
+    func run() async throws {
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)))
+        do {
+            try await measure(API(client: client, base: server))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func measure(_ api: API) async throws {
+        let levels = self.levels.split(separator: ",").compactMap { Int($0) }
+
+        say("seeding \(tenants) tenants (the first with \(largeSubjects) subjects, the others 50), each a 30-item observation template and a 20-question quiz")
+        var seeded: [SeededTenant] = []
+        for index in 0..<tenants {
+            seeded.append(try await Seeder(api: api, platformToken: platformToken, mailDir: mailDir)
+                .tenant(number: index, subjects: index == 0 ? largeSubjects : 50))
+            progress(index + 1, of: tenants)
+        }
+
+        var results: [LevelResult] = []
+        for scenario in Scenario.allCases {
+            for level in levels {
+                say("\(scenario.title): \(level) operator\(level == 1 ? "" : "s") for \(duration) s …")
+                let workers = (0..<level).map { seeded[scenario == .hotTenant ? 0 : $0 % min(seeded.count, 10)] }
+                var result = try await LoadRun(api: api, workers: workers, duration: .seconds(duration), serverPid: serverPid).run()
+                result.scenario = scenario
+                result.sealerLag = try await sealerLag(since: result.startedAt)
+                result.ledgerEventsPerSecond = result.sealerLag.map { Double($0.events) / result.seconds }
+                results.append(result)
+                say("  " + result.summary)
+            }
+        }
+        say("indexed reads at a fixed \(readRate)/s for 10 s …")
+        let submissions = results.flatMap(\.submissions)
+        let reads = try await FixedRateReads(api: api, tenants: seeded, submissions: submissions, rate: readRate, seconds: 10).run()
+
+        let pgbench = try baseline.map(Self.loadBaseline) ?? [:]
+        let report = Report(results: results, reads: reads, baseline: pgbench, machine: Machine.current(), levels: levels)
+        print(report.table())
+        try report.write(to: json)
+        say("figures written to \(json)")
+    }
+
+    private func sealerLag(since start: Date) async throws -> Lag? {
+        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return nil }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        // Give the sealer a moment to seal the last appends before measuring how late it was.
+        try await Task.sleep(for: .seconds(2))
+        let rows = try await AdministrativeSQL.run(
+            [
+                """
+                SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), 0)::text,
+                       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), 0)::text,
+                       coalesce(max(lag), 0)::text, count(*)::text,
+                       (SELECT count(*) FROM ledger_seal_queue)::text
+                FROM (SELECT extract(epoch FROM s.sealed_at - e.occurred_at) AS lag
+                      FROM ledger_events e JOIN ledger_seals s ON s.event_id = e.id
+                      WHERE e.occurred_at >= '\(start.rfc3339)') lags
+                """
+            ], on: endpoint, logger: logger)
+        guard let row = rows.last, row.count == 5 else { return nil }
+        let number = { (index: Int) in Double(row[index] ?? "0") ?? 0 }
+        return Lag(p50: number(0), p99: number(1), max: number(2), events: Int(number(3)), stillQueued: Int(number(4)))
+    }
+
+    static func loadBaseline(_ path: String) throws -> [Int: Baseline] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        var byClients: [Int: Baseline] = [:]
+        for line in lines where line.hasPrefix("{") {
+            let baseline = try JSONDecoder().decode(Baseline.self, from: Data(line.utf8))
+            byClients[baseline.clients] = baseline
+        }
+        return byClients
+    }
+}
+
+func say(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+func progress(_ done: Int, of total: Int) {
+    let filled = total == 0 ? 30 : done * 30 / total
+    FileHandle.standardError.write(Data("\r  [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 30 - filled))] \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+}
