@@ -26,6 +26,7 @@ struct EvaliumBench: AsyncParsableCommand {
     @Option(help: "Indexed reads per second in the fixed-rate read test.") var readRate = 500
     @Option(help: "JSON lines from scripts/lib/pgbench_baseline.sh.") var baseline: String?
     @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
+    @Option(help: "The versions of what ran (Swift, PostgreSQL, the commit), recorded with the figures.") var versions = ""
 
     func run() async throws {
         let client = HTTPClient(
@@ -69,7 +70,7 @@ struct EvaliumBench: AsyncParsableCommand {
         let reads = try await FixedRateReads(api: api, tenants: seeded, submissions: submissions, rate: readRate, seconds: 10).run()
 
         let pgbench = try baseline.map(Self.loadBaseline) ?? [:]
-        let report = Report(results: results, reads: reads, baseline: pgbench, machine: Machine.current(), levels: levels)
+        let report = Report(results: results, reads: reads, baseline: pgbench, machine: Machine.current(versions: versions), levels: levels)
         print(report.table())
         try report.write(to: json)
         say("figures written to \(json)")

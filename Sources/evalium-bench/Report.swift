@@ -13,13 +13,14 @@ struct Machine: Codable, Sendable {
     var cores: Int
     var memoryGigabytes: Double
     var kernel: String
+    var versions: String
     var date: String
 
-    static func current() -> Machine {
+    static func current(versions: String) -> Machine {
         let info = ProcessInfo.processInfo
         return Machine(
             cores: info.activeProcessorCount, memoryGigabytes: Double(info.physicalMemory) / 1_073_741_824,
-            kernel: info.operatingSystemVersionString, date: ServerClock.now().rfc3339)
+            kernel: info.operatingSystemVersionString, versions: versions, date: ServerClock.now().rfc3339)
     }
 }
 
@@ -34,7 +35,7 @@ struct Report: Encodable {
     /// same rows and their ratio, then latencies per endpoint.
     func table() -> String {
         var lines = [
-            "Evalium benchmark, \(machine.date), \(machine.cores) cores, \(String(format: "%.0f", machine.memoryGigabytes)) GiB",
+            "Evalium benchmark, \(machine.date), \(machine.cores) cores, \(String(format: "%.0f", machine.memoryGigabytes)) GiB, \(machine.versions)",
             "",
             pad("scenario", 34) + pad("ops", 5) + pad("flows/s", 9) + pad("pgbench tps", 12) + pad("ratio", 7) + pad("req/s", 8)
                 + pad("ledger ev/s", 12) + pad("seal lag p99", 13) + pad("RSS MB", 8) + pad("CPU %", 7) + "errors",

@@ -104,18 +104,20 @@ struct EventJetStreamTests {
 
     @Test("a listener that keeps failing puts the event on ASSESSMENT.dlq; received messages are kept once, and unreadable ones go to the dead-letter subject")
     func deadLetterSubjectAndConsumedEvents() async throws {
-        let listener = RecordingListener("always-broken", subjects: ["assessment.submission.finalised.v1"]) { _ in true }
+        // Archived quiz banks only: every test server dispatches every tenant's events, and these are rare.
+        let listener = RecordingListener("always-broken", subjects: ["assessment.quiz_bank.archived.v1"]) { _ in true }
         try await Self.withNATS { nats in try await TestEnvironment.withServer(configure: Self.onNATS(nats) { $0.events.extraListeners = [listener] }) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             listener.listen(to: tenant.tenantId)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
-            let (submission, _) = try await EventTesting.finalisedQuiz(client, quiz, as: tenant.admin)
+            #expect(try await client.send(.patch, "/v1/evaluations/\(quiz)", json: #"{"status":"archived"}"#, as: tenant.admin).status == .ok)
+            let bank = AssessmentEvents.quizBankId(quiz)
             var letters: [JSONValue] = []
             try await EventTesting.until("the dead letter is on ASSESSMENT.dlq") {
                 letters = try await Self.stream(nats, subject: "ASSESSMENT.dlq")
-                return letters.contains { $0["envelope"]?["payload"]?["submissionId"]?.stringValue == submission }
+                return letters.contains { $0["envelope"]?["payload"]?["quizBankId"]?.stringValue == bank }
             }
-            let letter = try #require(letters.first { $0["envelope"]?["payload"]?["submissionId"]?.stringValue == submission })
+            let letter = try #require(letters.first { $0["envelope"]?["payload"]?["quizBankId"]?.stringValue == bank })
             #expect(letter["headers"]?["Evalium-Consumer"]?.stringValue == listener.name && letter["headers"]?["Evalium-Attempts"] == "6", "\(letter)")
 
             let publisher = NATSClient(url: nats.url, name: "authoring-service", logger: TestEnvironment.logger)

@@ -15,7 +15,7 @@ struct JetStreamBridge: Service {
     let logger: Logger
     /// Runs after JetStream acknowledged a batch and before the batch is marked relayed: the moment a crash
     /// would make the relay publish the batch again (tests make it fail there).
-    var afterPublish: @Sendable ([String]) async throws -> Void = { _ in }
+    let afterPublish: @Sendable ([String]) async throws -> Void
 
     static let consumerName = "evalium"
 

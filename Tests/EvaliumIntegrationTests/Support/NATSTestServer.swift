@@ -12,10 +12,13 @@ final class NATSTestServer: Sendable {
         var description: String { "nats-server \(reason); its log:\n\(log)" }
     }
 
-    let url: String
-    private let port: Int
     private let directory: URL
     private let process = Mutex<RunningProcess?>(nil)
+    /// Chosen by the server itself at the first start (a port picked here and let go could be taken by a
+    /// concurrently starting test server first), and kept across restarts.
+    private let port = Mutex<Int?>(nil)
+
+    var url: String { "nats://127.0.0.1:\(port.withLock { $0 } ?? 0)" }
 
     /// `EVALIUM_TEST_NATS_SERVER`, else Debian's `/usr/sbin/nats-server`, else `nats-server` on PATH.
     static var binary: String? {
@@ -26,16 +29,14 @@ final class NATSTestServer: Sendable {
 
     static var isAvailable: Bool { binary != nil }
 
-    private init(port: Int, directory: URL) {
-        self.port = port
+    private init(directory: URL) {
         self.directory = directory
-        url = "nats://127.0.0.1:\(port)"
     }
 
     static func start() async throws -> NATSTestServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let server = NATSTestServer(port: try await freePort(), directory: directory)
+        let server = NATSTestServer(directory: directory)
         do {
             try await server.launch()
         } catch {
@@ -67,21 +68,34 @@ final class NATSTestServer: Sendable {
         process.withLock { $0?.signal(SIGCONT) }
     }
 
-    /// Starts the process and waits (15 s at most) until its port accepts connections.
+    /// Starts the process (on its earlier port, or one it picks) and waits (15 s at most) until its log says
+    /// which port it listens on and that port accepts connections.
     private func launch() async throws {
         guard let binary = Self.binary else { throw StartFailed(reason: "is not installed", log: "") }
         let log = directory.appendingPathComponent("nats-server.log").path
+        let fixed = port.withLock { $0 }
         let started = try RunningProcess.start(
-            [binary, "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", directory.appendingPathComponent("store").path], log: log)
+            [binary, "-js", "-a", "127.0.0.1", "-p", fixed.map(String.init) ?? "-1", "-sd", directory.appendingPathComponent("store").path],
+            log: log)
         process.withLock { $0 = started }
         let deadline = ContinuousClock.now + .seconds(15)
-        while !(await Self.accepts(port: port)) {
-            let reason = started.hasExited ? "exited" : ContinuousClock.now > deadline ? "did not listen within 15 s" : nil
-            if let reason {
-                throw StartFailed(reason: reason, log: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        while true {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let listening = Self.listeningPort(in: text), await Self.accepts(port: listening) {
+                port.withLock { $0 = listening }
+                return
             }
+            let reason = started.hasExited ? "exited" : ContinuousClock.now > deadline ? "did not listen within 15 s" : nil
+            if let reason { throw StartFailed(reason: reason, log: text) }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The port of the last "Listening for client connections on 127.0.0.1:PORT" line of the log.
+    private static func listeningPort(in log: String) -> Int? {
+        let marker = "Listening for client connections on 127.0.0.1:"
+        guard let range = log.range(of: marker, options: .backwards) else { return nil }
+        return Int(log[range.upperBound...].prefix { $0.isNumber })
     }
 
     private static func accepts(port: Int) async -> Bool {
@@ -90,14 +104,5 @@ final class NATSTestServer: Sendable {
             .connect(host: "127.0.0.1", port: port).get()
         try? await connection?.close()
         return connection != nil
-    }
-
-    /// A port nothing listens on now: the kernel picks one, and it is let go for the server to take.
-    private static func freePort() async throws -> Int {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = listener.localAddress?.port
-        try await listener.close()
-        guard let port else { throw StartFailed(reason: "had no free port", log: "") }
-        return port
     }
 }
