@@ -196,19 +196,23 @@ struct EventTests {
 
     @Test("a replay from a sequence reaches a listener that joined later; one that heard the events skips them; a quiz bank's events arrive in order")
     func replayFromSequence() async throws {
-        // Quiz-bank events only: every test server dispatches every tenant's events, and these are few.
-        let early = RecordingListener("early", subjects: ["assessment.quiz_bank."])
-        let late = RecordingListener("late", subjects: ["assessment.quiz_bank."])
+        // Updated and archived quiz banks only: every test server dispatches every tenant's events, and these are rare.
+        let subjects = ["assessment.quiz_bank.updated.v1", "assessment.quiz_bank.archived.v1"]
+        let early = RecordingListener("early", subjects: subjects)
+        let late = RecordingListener("late", subjects: subjects)
         let (tenant, published, bank) = try await TestEnvironment.withServer(configure: EventTesting.listening([early])) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             early.listen(to: tenant.tenantId)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
             #expect(try await client.send(.post, "/v1/evaluations/\(quiz)/versions", json: "{}", as: tenant.admin).status == .created)
-            #expect(try await client.send(.patch, "/v1/evaluations/\(quiz)", json: #"{"status":"archived"}"#, as: tenant.admin).status == .ok)
+            for status in ["archived", "active", "archived"] {
+                #expect(try await client.send(.patch, "/v1/evaluations/\(quiz)", json: #"{"status":"\#(status)"}"#, as: tenant.admin).status == .ok)
+            }
             let bank = AssessmentEvents.quizBankId(quiz)
             let published = try await EventTesting.outbox(tenant.tenantId, database: server.database)
-                .filter { $0["partitionKey"]?.stringValue == bank }.compactMap { $0["eventId"]?.stringValue }
-            #expect(published.count == 4, "created, published, updated (a new draft), archived")
+                .filter { $0["partitionKey"]?.stringValue == bank && subjects.contains($0["subject"]?.stringValue ?? "") }
+                .compactMap { $0["eventId"]?.stringValue }
+            #expect(published.count == 4, "a new draft, archived, restored, archived again")
             try await EventTesting.until("the early listener heard everything") { Set(published).isSubset(of: Set(early.heardIds)) }
             #expect(early.heardIds == published, "in the order written")
             return (tenant.tenantId, published, bank)
