@@ -54,6 +54,7 @@ struct SchemaCompatibilityTests {
         Change("drop null from a type", changed(["properties", "note"]) { $0["type"] = "string" }, "/properties/note/type: tightened"),
         Change("change a type", changed(["properties", "attemptId"]) { $0["type"] = "integer" }, "/properties/attemptId/type: tightened"),
         Change("require a field", changed([]) { $0["required"] = ["attemptId", "state", "score"] }, "/required: score newly required"),
+        Change("stop requiring a field (consumers count on it)", changed([]) { $0["required"] = ["attemptId"] }, "/required: state no longer required"),
         Change("raise a minimum", changed(["properties", "score"]) { $0["minimum"] = .number(0.5) }, "/properties/score/minimum: tightened"),
         Change("lower a maximum", changed(["properties", "score"]) { $0["maximum"] = .number(0.5) }, "/properties/score/maximum: tightened"),
         Change("add a minLength", changed(["properties", "attemptId"]) { $0["minLength"] = 1 }, "/properties/attemptId/minLength: tightened"),
@@ -84,7 +85,6 @@ struct SchemaCompatibilityTests {
         Change("§5 widen an enum (allowed, with caution)", changed(["properties", "state"]) { $0["enum"] = ["final", "pending_human_review", "superseded", "voided"] }),
         Change("widen integer to number", changed(["properties", "count"]) { $0["type"] = "number" }),
         Change("relax a bound", changed(["properties", "score"]) { $0["maximum"] = 2 }),
-        Change("stop requiring a field", changed([]) { $0["required"] = ["attemptId"] }),
         Change("allow extra properties", changed([]) { $0["additionalProperties"] = nil }),
         Change("describe a field", changed(["properties", "score"]) { $0["description"] = "0…1 of the maximum" }),
     ]

@@ -16,6 +16,9 @@ import Testing
     .timeLimit(.minutes(3)), .serialized,
     .enabled(if: NATSTestServer.isAvailable && ProcessInfo.processInfo.environment["EVALIUM_TEST_PYTHON"] != nil))
 struct EventJetStreamTests {
+    /// Every relay publishes every tenant of its database: these servers share one with nobody else.
+    static let database = Task { try await TestEnvironment.isolatedDatabase("evalium_test_jetstream") }
+
     /// Every message `nats-py` reads from the stream under `subject`.
     static func stream(_ nats: NATSTestServer, subject: String = ">", stream: String = "ASSESSMENT") async throws -> [JSONValue] {
         let python = try #require(ProcessInfo.processInfo.environment["EVALIUM_TEST_PYTHON"])
@@ -41,7 +44,7 @@ struct EventJetStreamTests {
 
     static func relayed(_ tenant: TenantID) async throws -> Bool {
         try await TestEnvironment.sql(
-            "SELECT count(*)::text FROM outbox WHERE tenant_id = '\(tenant)' AND relayed_at IS NULL", as: TestEnvironment.superuser) == [["0"]]
+            "SELECT count(*)::text FROM outbox WHERE tenant_id = '\(tenant)' AND relayed_at IS NULL", as: try await Self.database.value.superuser) == [["0"]]
     }
 
     static func onNATS(_ nats: NATSTestServer, _ more: @escaping (inout AppConfiguration) -> Void = { _ in }) -> (inout AppConfiguration) -> Void {
@@ -53,18 +56,24 @@ struct EventJetStreamTests {
 
     @Test("a finalised quiz puts exactly one attempt_result.scored on the stream though the relay crashed between the ack and the marking; nats-py reads a valid payload")
     func exactlyOnceAcrossARelayCrash() async throws {
-        let crashes = Mutex(1)
-        try await Self.withNATS { nats in try await TestEnvironment.withServer(configure: Self.onNATS(nats) { configuration in
-            configuration.events.afterRelayPublish = { ids in
-                guard !ids.isEmpty, crashes.withLock({ count in defer { count -= 1 }; return count > 0 }) else { return }
-                throw EventListenerError("the relay crashed after publishing \(ids.count) messages")
+        // The relay crashes once, on the batch that carries this test's attempt_result.scored.
+        let crashTenant = Mutex<TenantID?>(nil)
+        let crashedOn = Mutex<[String]>([])
+        try await Self.withNATS { nats in try await TestEnvironment.withServer(on: try await Self.database.value, configure: Self.onNATS(nats) { configuration in
+            configuration.events.afterRelayPublish = { messages in
+                guard let tenant = crashTenant.withLock({ $0 }), crashedOn.withLock({ $0.isEmpty }) else { return }
+                let scored = messages.filter { $0.subject == "assessment.attempt_result.scored.v1" && $0.envelope.contains(tenant.rawValue) }
+                guard !scored.isEmpty else { return }
+                crashedOn.withLock { $0 = scored.map(\.partitionKey) }
+                throw EventListenerError("the relay crashed after publishing \(messages.count) messages")
             }
         }) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            crashTenant.withLock { $0 = tenant.tenantId }
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
             let (_, attempt) = try await EventTesting.finalisedQuiz(client, quiz, as: tenant.admin)
             try await EventTesting.until("the outbox is relayed") { try await Self.relayed(tenant.tenantId) }
-            #expect(crashes.withLock { $0 } < 1, "the crash happened")
+            #expect(crashedOn.withLock { $0 } == [attempt], "the relay crashed after JetStream acknowledged this attempt's result")
 
             let scored = try await Self.stream(nats, subject: "assessment.attempt_result.scored.v1")
                 .filter { $0["envelope"]?["payload"]?["attemptId"]?.stringValue == attempt }
@@ -85,7 +94,7 @@ struct EventJetStreamTests {
 
     @Test("the relay survives the NATS server restarting mid-stream and catches up without loss or duplicates")
     func survivesAServerRestart() async throws {
-        try await Self.withNATS { nats in try await TestEnvironment.withServer(configure: Self.onNATS(nats)) { client, server in
+        try await Self.withNATS { nats in try await TestEnvironment.withServer(on: try await Self.database.value, configure: Self.onNATS(nats)) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
             for _ in 0..<2 { _ = try await EventTesting.finalisedQuiz(client, quiz, as: tenant.admin) }
@@ -106,7 +115,7 @@ struct EventJetStreamTests {
     func deadLetterSubjectAndConsumedEvents() async throws {
         // Archived quiz banks only: every test server dispatches every tenant's events, and these are rare.
         let listener = RecordingListener("always-broken", subjects: ["assessment.quiz_bank.archived.v1"]) { _ in true }
-        try await Self.withNATS { nats in try await TestEnvironment.withServer(configure: Self.onNATS(nats) { $0.events.extraListeners = [listener] }) { client, server in
+        try await Self.withNATS { nats in try await TestEnvironment.withServer(on: try await Self.database.value, configure: Self.onNATS(nats) { $0.events.extraListeners = [listener] }) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             listener.listen(to: tenant.tenantId)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
@@ -136,7 +145,7 @@ struct EventJetStreamTests {
             try await EventTesting.until("the block is linked") {
                 try await server.database.transaction(.tenantWide(tenant.tenantId)) { try await $0.blockLinks(of: quiz) } == ["block-1"]
             }
-            let kept = try await TestEnvironment.sql("SELECT count(*)::text FROM inbound_events WHERE event_id = '\(eventId)'", as: TestEnvironment.superuser)
+            let kept = try await TestEnvironment.sql("SELECT count(*)::text FROM inbound_events WHERE event_id = '\(eventId)'", as: try await Self.database.value.superuser)
             #expect(kept == [["1"]])
             try await EventTesting.until("the unreadable message is on the dead-letter subject") {
                 try await Self.stream(nats, subject: "ASSESSMENT.dlq").contains { $0["headers"]?["Evalium-Original-Subject"] == "tenant.offboarded.v1" }

@@ -1,3 +1,4 @@
+import Crypto
 import EvaliumCore
 import Foundation
 import Testing
@@ -32,6 +33,22 @@ struct EventSchemaEvolutionTests {
             }
             let changes = SchemaCompatibility.breakingChanges(from: contract, to: schema)
             #expect(changes.isEmpty, "schemas/events/\(path): \(changes.joined(separator: "; ")); publish a v2 instead (seed 003 §5)")
+        }
+    }
+
+    @Test("a released copy never changes: its SHA-256 is the one recorded when it was released")
+    func releasedCopiesAreFrozen() throws {
+        // Editing a schema and its released copy together would hide a breaking change from the test above.
+        let sums = try String(contentsOf: Self.released.appendingPathComponent("SHA256SUMS"), encoding: .utf8)
+        var recorded: [String: String] = [:]
+        for line in sums.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 { recorded[String(parts[1].drop { $0 == " " || $0 == "*" })] = String(parts[0]) }
+        }
+        for path in try Self.schemas(in: Self.released).keys.sorted() {
+            let bytes = try Data(contentsOf: Self.released.appendingPathComponent(path))
+            let hash = Array(SHA256.hash(data: bytes)).hexString
+            #expect(recorded[path] == hash, "schemas/released/\(path) differs from its release (or was released without a line in SHA256SUMS)")
         }
     }
 

@@ -93,11 +93,14 @@ struct EventTests {
         "assessment.submission.voided.v1",
     ]
 
+    /// Every dispatcher visits every tenant of its database: these servers share one with nobody else.
+    static let database = Task { try await TestEnvironment.isolatedDatabase("evalium_test_events") }
+
     @Test(
         "every flow publishes its events, each payload valid against its schema file, with no answers, comments or reasons in them",
         .enabled(if: ProcessInfo.processInfo.environment["EVALIUM_TEST_PYTHON"] != nil))
     func everyPayloadFitsItsSchema() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(on: try await Self.database.value) { client, server in
             let tenant = try await ReportingTests.history(client, server)
             let reviewer = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.reviewer.id, nil)])
             let essay = #"{"kind":"short_text","content":{"prompt":"Describe the PASS technique","points":4,"text":{"grading":"person"}}}"#
@@ -139,7 +142,7 @@ struct EventTests {
 
     @Test("a refused request publishes nothing: the outbox row commits with its change or not at all")
     func refusedWritesPublishNothing() async throws {
-        try await TestEnvironment.withServer { client, server in
+        try await TestEnvironment.withServer(on: try await Self.database.value) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
             let before = try await EventTesting.outbox(tenant.tenantId, database: server.database).count
@@ -158,7 +161,7 @@ struct EventTests {
         let listener = RecordingListener("flaky", subjects: ["assessment.quiz_bank.archived.v1"]) { event in
             broken.withLock { $0 } == event.partitionKey
         }
-        try await TestEnvironment.withServer(configure: EventTesting.listening([listener])) { client, server in
+        try await TestEnvironment.withServer(on: try await Self.database.value, configure: EventTesting.listening([listener])) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             listener.listen(to: tenant.tenantId)
             let failing = try await Authoring.publishedQuiz(client, as: tenant.admin)
@@ -177,6 +180,7 @@ struct EventTests {
             }
             let letter = try #require(letters.first)
             #expect(letter["consumer"]?.stringValue == listener.name && letter["attempts"] == 6 && letter["subject"] == "assessment.quiz_bank.archived.v1", "\(letter)")
+            #expect(letter["sequence"]?.stringValue == nil && letter["sequence"] != nil, "where a replay would start: \(letter)")
             #expect(listener.attempts.withLock { $0[letter["eventId"]?.stringValue ?? ""] } == 6, "one delivery and five redeliveries")
             #expect(listener.heard.withLock { $0.map(\.partitionKey) } == [healthy], "the other quiz bank's event was not held back")
             #expect(try await client.send(.get, path, as: tenant.admin).status == .forbidden, "dead letters are the platform operator's")
@@ -194,13 +198,50 @@ struct EventTests {
         }
     }
 
-    @Test("a replay from a sequence reaches a listener that joined later; one that heard the events skips them; a quiz bank's events arrive in order")
-    func replayFromSequence() async throws {
-        // Updated and archived quiz banks only: every test server dispatches every tenant's events, and these are rare.
+    @Test("the seed's schedule: redeliveries after 1 s, 5 s, 25 s, 2 min and 10 min, then the dead letters; servers use it by default")
+    func seedRetrySchedule() {
+        let waits = (1...6).map { RetryPolicy.seed.wait(afterFailedAttempts: $0) }
+        #expect(waits == [.seconds(1), .seconds(5), .seconds(25), .seconds(120), .seconds(600), nil])
+        #expect(AppConfiguration().events.retry.backoff == RetryPolicy.seed.backoff)
+    }
+
+    @Test("a failed event is not delivered again before its backoff has passed")
+    func backoffIsWaitedOut() async throws {
+        let firstFailure = Mutex<ContinuousClock.Instant?>(nil)
+        let redeliveredAfter = Mutex<Duration?>(nil)
+        let listener = RecordingListener("patient", subjects: ["assessment.quiz_bank.archived.v1"]) { _ in
+            let now = ContinuousClock.now
+            return firstFailure.withLock { first in
+                guard let first else {
+                    first = now
+                    return true
+                }
+                redeliveredAfter.withLock { $0 = now - first }
+                return false
+            }
+        }
+        try await TestEnvironment.withServer(on: try await Self.database.value, configure: {
+            $0.events.extraListeners = [listener]
+            $0.events.retry = RetryPolicy(backoff: [.seconds(2)])
+        }) { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            listener.listen(to: tenant.tenantId)
+            let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
+            #expect(try await client.send(.patch, "/v1/evaluations/\(quiz)", json: #"{"status":"archived"}"#, as: tenant.admin).status == .ok)
+            try await EventTesting.until("the event was redelivered") { !listener.heardIds.isEmpty }
+            let waited = try #require(redeliveredAfter.withLock { $0 })
+            #expect(waited >= .seconds(2), "redelivered after \(waited)")
+        }
+    }
+
+    @Test("a replay from a sequence reaches a listener that joined later; one that heard the events skips them; a replay from a time starts there; a quiz bank's events arrive in order")
+    func replayFromSequenceOrTime() async throws {
         let subjects = ["assessment.quiz_bank.updated.v1", "assessment.quiz_bank.archived.v1"]
         let early = RecordingListener("early", subjects: subjects)
         let late = RecordingListener("late", subjects: subjects)
-        let (tenant, published, bank) = try await TestEnvironment.withServer(configure: EventTesting.listening([early])) { client, server in
+        let recent = RecordingListener("recent", subjects: subjects)
+        let database = try await Self.database.value
+        let (tenant, published, bank) = try await TestEnvironment.withServer(on: database, configure: EventTesting.listening([early])) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             early.listen(to: tenant.tenantId)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
@@ -211,33 +252,47 @@ struct EventTests {
             let bank = AssessmentEvents.quizBankId(quiz)
             let published = try await EventTesting.outbox(tenant.tenantId, database: server.database)
                 .filter { $0["partitionKey"]?.stringValue == bank && subjects.contains($0["subject"]?.stringValue ?? "") }
-                .compactMap { $0["eventId"]?.stringValue }
             #expect(published.count == 4, "a new draft, archived, restored, archived again")
-            try await EventTesting.until("the early listener heard everything") { Set(published).isSubset(of: Set(early.heardIds)) }
-            #expect(early.heardIds == published, "in the order written")
+            let ids = published.compactMap { $0["eventId"]?.stringValue }
+            try await EventTesting.until("the early listener heard everything") { Set(ids).isSubset(of: Set(early.heardIds)) }
+            #expect(early.heardIds == ids, "in the order written")
             return (tenant.tenantId, published, bank)
         }
+        let ids = published.compactMap { $0["eventId"]?.stringValue }
 
-        // Long after, the queue has moved on (other test servers' listeners may still hold rows back, so the
-        // test empties it), and a later release adds a listener: it hears nothing of the past until a replay.
-        try await TestEnvironment.sql("DELETE FROM event_dispatch_queue WHERE tenant_id = '\(tenant)'", as: TestEnvironment.superuser)
+        // Long after, the queue has moved on (the test empties it), and a later release adds a listener: it
+        // hears nothing of the past until a replay.
+        let emptyQueue = "DELETE FROM event_dispatch_queue WHERE tenant_id = '\(tenant)'"
+        try await TestEnvironment.sql(emptyQueue, as: database.superuser)
         late.listen(to: tenant)
-        try await TestEnvironment.withServer(configure: EventTesting.listening([early, late])) { client, server in
+        try await TestEnvironment.withServer(on: database, configure: EventTesting.listening([early, late])) { client, server in
             try await Task.sleep(for: .milliseconds(300))
             #expect(late.heardIds.isEmpty)
             let replay = try await client.send(.post, "/v1/tenants/\(tenant)/events/replay", json: #"{"fromSequence":0}"#)
             guard case .number(let queued)? = try replay.json()["queued"] else { throw EventListenerError("no count: \(replay.text)") }
-            #expect(replay.status == .ok && Int(queued) >= published.count, "\(replay.text)")
-            try await EventTesting.until("the late listener heard the history") { Set(published).isSubset(of: Set(late.heardIds)) }
-            #expect(late.heard.withLock { $0.filter { $0.partitionKey == bank }.map(\.eventId) } == published, "in the order written")
-            #expect(early.heardIds == published, "nothing twice for the listener that had heard it")
+            #expect(replay.status == .ok && Int(queued) >= ids.count, "\(replay.text)")
+            try await EventTesting.until("the late listener heard the history") { Set(ids).isSubset(of: Set(late.heardIds)) }
+            #expect(late.heard.withLock { $0.filter { $0.partitionKey == bank }.map(\.eventId) } == ids, "in the order written")
+            #expect(early.heardIds == ids, "nothing twice for the listener that had heard it")
             #expect(try await client.send(.post, "/v1/tenants/\(tenant)/events/replay", json: "{}").status == .unprocessableContent)
+        }
+
+        // A replay from the time of the third event: a listener that joins now hears the third and the fourth.
+        try await TestEnvironment.sql(emptyQueue, as: database.superuser)
+        recent.listen(to: tenant)
+        let since = try #require(published[2]["occurredAt"]?.stringValue)
+        try await TestEnvironment.withServer(on: database, configure: EventTesting.listening([recent])) { client, server in
+            let replay = try await client.send(.post, "/v1/tenants/\(tenant)/events/replay", json: #"{"since":"\#(since)"}"#)
+            #expect(replay.status == .ok, "\(replay.text)")
+            try await EventTesting.until("the recent listener heard the replay") { Set(ids[2...]).isSubset(of: Set(recent.heardIds)) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(recent.heard.withLock { $0.filter { $0.partitionKey == bank }.map(\.eventId) } == Array(ids[2...]), "nothing before the time")
         }
     }
 
     @Test("received events are kept once; a content block is linked to its quiz bank and unlinked; a block naming another tenant's bank becomes a dead letter")
     func consumedEvents() async throws {
-        try await TestEnvironment.withServer(configure: EventTesting.listening([])) { client, server in
+        try await TestEnvironment.withServer(on: try await Self.database.value, configure: EventTesting.listening([])) { client, server in
             let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
             let other = try await TestEnvironment.makeTenantWithAdmin(client, server)
             let quiz = try await Authoring.publishedQuiz(client, as: tenant.admin)
@@ -276,7 +331,7 @@ struct EventTests {
             try await EventTesting.until("the data-subject request is on the ledger") {
                 try await TestEnvironment.sql(
                     "SELECT count(*)::text FROM ledger_events WHERE tenant_id = '\(tenant.tenantId)' AND event_type = 'event.received' AND payload->>'deadline' = '2026-12-22T00:00:00Z'",
-                    as: TestEnvironment.superuser) == [["1"]]
+                    as: try await Self.database.value.superuser) == [["1"]]
             }
         }
     }

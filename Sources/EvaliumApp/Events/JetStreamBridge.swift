@@ -15,7 +15,7 @@ struct JetStreamBridge: Service {
     let logger: Logger
     /// Runs after JetStream acknowledged a batch and before the batch is marked relayed: the moment a crash
     /// would make the relay publish the batch again (tests make it fail there).
-    let afterPublish: @Sendable ([String]) async throws -> Void
+    let afterPublish: @Sendable ([RelayMessage]) async throws -> Void
 
     static let consumerName = "evalium"
 
@@ -80,19 +80,36 @@ struct JetStreamBridge: Service {
     /// Publishes the tenant's unrelayed outbox rows and dead letters, then marks what JetStream acknowledged.
     /// Each partition's messages go one after another, in order; partitions go side by side. A message
     /// published twice (a crash before the marking) is stored once: its id is the `Nats-Msg-Id`.
+    ///
+    /// The reading, the publishing and the marking are one transaction holding the tenant's relay lock, so
+    /// relays of several servers take turns instead of publishing the same rows side by side; a server busy
+    /// with the tenant makes this one skip it.
     func relay(_ tenant: TenantID) async throws -> Int {
-        let messages = try await database.transaction(.tenantWide(tenant)) { try await $0.messagesToRelay(limit: Self.relayBatch) }
-        guard !messages.isEmpty else { return 0 }
-        let acknowledged = await withTaskGroup(of: [String].self) { group in
+        let (read, acknowledged) = try await database.transaction(.tenantWide(tenant)) { transaction -> (Int, Int) in
+            guard try await transaction.tryLockEventRelay() else { return (0, 0) }
+            let messages = try await transaction.messagesToRelay(limit: Self.relayBatch)
+            guard !messages.isEmpty else { return (0, 0) }
+            let acknowledged = await publishInOrder(messages)
+            try await afterPublish(acknowledged)
+            try await transaction.markRelayed(acknowledged.map(\.id))
+            return (messages.count, acknowledged.count)
+        }
+        if acknowledged < read { throw NATSError.notConnected }
+        return read
+    }
+
+    /// Publishes each partition's messages in order, partitions side by side; answers those acknowledged. A
+    /// partition stops at its first failure, so its order holds; the next pass retries the rest.
+    private func publishInOrder(_ messages: [RelayMessage]) async -> [RelayMessage] {
+        await withTaskGroup(of: [RelayMessage].self) { group in
             for partition in Dictionary(grouping: messages, by: \.partitionKey).values {
                 group.addTask {
-                    var acknowledged: [String] = []
+                    var acknowledged: [RelayMessage] = []
                     for message in partition {
                         do {
                             try await publish(message)
-                            acknowledged.append(message.id)
+                            acknowledged.append(message)
                         } catch {
-                            // The rest of the partition waits, so its order holds; the next pass retries.
                             logger.warning("publishing to JetStream failed", metadata: ["id": "\(message.id)", "error": "\(error)"])
                             break
                         }
@@ -102,14 +119,11 @@ struct JetStreamBridge: Service {
             }
             return await group.reduce(into: []) { $0 += $1 }
         }
-        try await afterPublish(acknowledged)
-        try await database.transaction(.tenantWide(tenant)) { try await $0.markRelayed(acknowledged) }
-        if acknowledged.count < messages.count { throw NATSError.notConnected }
-        return messages.count
     }
 
     private func publish(_ message: RelayMessage) async throws {
         var headers = ["Evalium-Partition-Key": Self.headerValue(message.partitionKey)]
+        if let sequence = message.sequence { headers["Evalium-Sequence"] = "\(sequence)" }
         var subject = message.subject
         if let letter = message.deadLetter {
             subject = deadLetterSubject
@@ -170,7 +184,8 @@ public enum EventWatch {
             let body = String(decoding: message.payload, as: UTF8.self)
             switch EventEnvelope.parse(message.payload) {
             case .success(let event):
-                show("\(event.occurredAt.rfc3339)  \(message.subject)  \(event.eventId)  \(event.tenantId)  key \(event.partitionKey)")
+                let sequence = message.headers["Evalium-Sequence"].map { "  seq \($0)" } ?? ""
+                show("\(event.occurredAt.rfc3339)  \(message.subject)  \(event.eventId)  \(event.tenantId)  key \(event.partitionKey)\(sequence)")
                 show("    \(String(decoding: (try? CanonicalJSON.bytes(event.payload)) ?? [], as: UTF8.self))")
             case .failure(let problem):
                 show("\(message.subject)  (\(problem)): \(body.prefix(500))")

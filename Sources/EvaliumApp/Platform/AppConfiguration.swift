@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import EvaliumCore
+import EvaliumStorage
 import Foundation
 
 /// Everything the HTTP application and its workers are told at start.
@@ -53,8 +54,8 @@ public struct EventSettings: Sendable {
     /// Listeners besides the built-in ones (an embedding program's, or a test's).
     public var extraListeners: [any EventListener] = []
     /// Called by the relay between JetStream's acknowledgement of a batch and the marking of the batch, with
-    /// the ids published; tests throw here to act out a crash at the worst moment.
-    public var afterRelayPublish: @Sendable ([String]) async throws -> Void = { _ in }
+    /// the messages published; tests throw here to act out a crash at the worst moment.
+    public var afterRelayPublish: @Sendable ([RelayMessage]) async throws -> Void = { _ in }
 
     public init() {}
 }

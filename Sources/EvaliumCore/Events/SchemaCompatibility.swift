@@ -1,7 +1,7 @@
 /// Seed 003 §5: which changes to a published event schema need a new version. A consumer written against
 /// the released schema must accept every payload the changed schema allows, so what a schema may no longer
-/// promise (a field, an enum value, a looser type) is a breaking change; adding an optional field or
-/// widening an enum is not.
+/// promise (a field, a field always present, an enum value, a looser type) is a breaking change; adding an
+/// optional field or widening an enum is not.
 public enum SchemaCompatibility {
     /// Every change from `released` to `current` that §5 forbids without a new version, each naming where
     /// (a JSON pointer into the schema) and what. A keyword this checker does not compare finely (`oneOf`,
@@ -55,8 +55,13 @@ public enum SchemaCompatibility {
             }
         }
         let oldRequired = Set(strings(before["required"]))
-        for field in strings(after["required"]) where !oldRequired.contains(field) {
+        let newRequired = Set(strings(after["required"]))
+        for field in newRequired.subtracting(oldRequired).sorted() {
             changes.append("\(pointer)/required: \(field) newly required")
+        }
+        // A payload may now leave out what every consumer could count on: as good as removed.
+        for field in oldRequired.subtracting(newRequired).sorted() {
+            changes.append("\(pointer)/required: \(field) no longer required (consumers count on it)")
         }
         // A property is looked up by name, so a renamed one shows up here as removed.
         compareNamed(before["properties"], after["properties"], at: pointer + "/properties", removal: "removed (or renamed)", into: &changes)

@@ -34,6 +34,8 @@ public struct RelayMessage: Sendable {
     public var subject: String
     public var partitionKey: String
     public var envelope: String
+    /// The event's place in the tenant's event order, for a watcher who wants to replay from it.
+    public var sequence: Int64?
     /// For a dead letter: the listener, the error and the attempts, sent as headers.
     public var deadLetter: DeadLetter?
 }
@@ -48,6 +50,8 @@ public struct DeadLetter: Sendable, Codable, Equatable {
     public var lastError: String
     public var deadAt: Date
     public var replayedAt: Date?
+    /// The event's place in the tenant's event order: where a replay (`fromSequence`) starts to include it.
+    public var sequence: Int64?
 }
 
 extension Transaction {
@@ -336,11 +340,11 @@ extension Transaction {
         var messages: [RelayMessage] = []
         let outbox = try await run(
             """
-            SELECT event_id, subject, partition_key, envelope FROM outbox
+            SELECT event_id, subject, partition_key, envelope, sequence FROM outbox
             WHERE tenant_id = \(tenant.rawValue) AND relayed_at IS NULL ORDER BY sequence LIMIT \(limit)
             """)
-        for try await (id, subject, partitionKey, envelope) in outbox.decode((String, String, String, String).self) {
-            messages.append(RelayMessage(id: id, subject: subject, partitionKey: partitionKey, envelope: envelope))
+        for try await (id, subject, partitionKey, envelope, sequence) in outbox.decode((String, String, String, String, Int64).self) {
+            messages.append(RelayMessage(id: id, subject: subject, partitionKey: partitionKey, envelope: envelope, sequence: sequence))
         }
         let letters = try await run(
             """
@@ -350,10 +354,12 @@ extension Transaction {
             LEFT JOIN inbound_events i ON d.source = 'inbound' AND i.event_id = d.event_id
             WHERE d.tenant_id = \(tenant.rawValue) AND d.relayed_at IS NULL ORDER BY d.dead_at LIMIT \(limit)
             """)
-        for try await row in letters.decode((String, String, String, String, String, Int, String, Date, Date?, String).self) {
-            let letter = Self.deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8)
+        for try await row in letters.decode((String, String, String, String, String, Int, String, Date, Date?, Int64?, String).self) {
+            let letter = Self.deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9)
             messages.append(
-                RelayMessage(id: letter.id.rawValue, subject: letter.subject, partitionKey: letter.eventId, envelope: row.9, deadLetter: letter))
+                RelayMessage(
+                    id: letter.id.rawValue, subject: letter.subject, partitionKey: letter.eventId, envelope: row.10, sequence: letter.sequence,
+                    deadLetter: letter))
         }
         return messages
     }
@@ -425,26 +431,31 @@ extension Transaction {
     private static let deadLetterColumns = deadLetterColumns(nil)
 
     private static func deadLetterColumns(_ alias: String?) -> String {
-        let prefix = alias.map { "\($0)." } ?? ""
-        return ["id", "consumer", "event_id", "source", "subject", "attempts", "last_error", "dead_at", "replayed_at"]
-            .map { prefix + $0 }.joined(separator: ", ")
+        let prefix = "\(alias ?? "event_dead_letters")."
+        let sequence = """
+            coalesce((SELECT o.sequence FROM outbox o WHERE o.event_id = \(prefix)event_id),
+                     (SELECT i.sequence FROM inbound_events i WHERE i.event_id = \(prefix)event_id))
+            """
+        return (["id", "consumer", "event_id", "source", "subject", "attempts", "last_error", "dead_at", "replayed_at"].map { prefix + $0 } + [sequence])
+            .joined(separator: ", ")
     }
 
     private static func deadLetters(_ rows: PostgresRowSequence) async throws -> [DeadLetter] {
         var letters: [DeadLetter] = []
-        for try await row in rows.decode((String, String, String, String, String, Int, String, Date, Date?).self) {
-            letters.append(deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8))
+        for try await row in rows.decode((String, String, String, String, String, Int, String, Date, Date?, Int64?).self) {
+            letters.append(deadLetter(row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9))
         }
         return letters
     }
 
     private static func deadLetter(
         _ id: String, _ consumer: String, _ eventId: String, _ source: String, _ subject: String, _ attempts: Int, _ error: String,
-        _ deadAt: Date, _ replayedAt: Date?
+        _ deadAt: Date, _ replayedAt: Date?, _ sequence: Int64?
     ) -> DeadLetter {
         DeadLetter(
             id: DeadLetterID(unchecked: id), consumer: consumer, eventId: eventId, source: EventSource(rawValue: source) ?? .outbox, subject: subject,
-            attempts: attempts, lastError: error, deadAt: deadAt.roundedToMilliseconds(), replayedAt: replayedAt?.roundedToMilliseconds())
+            attempts: attempts, lastError: error, deadAt: deadAt.roundedToMilliseconds(), replayedAt: replayedAt?.roundedToMilliseconds(),
+            sequence: sequence)
     }
 
     private func tryAdvisoryLock(_ key: String) async throws -> Bool {

@@ -28,6 +28,21 @@ enum TestEnvironment {
     static var owner: DatabaseEndpoint { endpoint("EVALIUM_TEST_OWNER_URL") }
     static var superuser: DatabaseEndpoint { endpoint("EVALIUM_TEST_SUPERUSER_URL") }
 
+    /// A migrated database of its own in the test cluster, made (anew) on first use, for the suites whose
+    /// servers must not share their background work with the hundreds of other test servers: the event
+    /// dispatcher and the JetStream relay visit every tenant of their database, so in the shared one a test's
+    /// listener would wait behind every other test's events.
+    static func isolatedDatabase(_ name: String) async throws -> TestDatabase {
+        let database = TestDatabase(name: name)
+        let quoted = "\"\(name)\""
+        try await sql(
+            "DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)", "CREATE DATABASE \(quoted) OWNER \(owner.username)",
+            "REVOKE ALL ON DATABASE \(quoted) FROM PUBLIC", "GRANT CONNECT ON DATABASE \(quoted) TO \(application.username)",
+            as: superuser)
+        try await MigrationRunner(migrations: try Migration.bundled(), logger: logger).apply(endpoint: database.owner)
+        return database
+    }
+
     static let platformToken = "evp_test_platform_operator_token"
 
     static func configuration() -> AppConfiguration {
@@ -61,7 +76,9 @@ enum TestEnvironment {
 
     /// Runs `body` against the real server over loopback HTTP (`LoopbackServer`: AsyncHTTPClient, many
     /// connections). Mail goes to a fresh folder (`TestMailbox`) that the body can read.
+    /// `isolated` names a database of `isolatedDatabase`; the shared one by default.
     static func withServer<Result: Sendable>(
+        on isolated: TestDatabase? = nil,
         configure: (inout AppConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
     ) async throws -> Result {
@@ -69,7 +86,7 @@ enum TestEnvironment {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configure(&configuration)
-        let database = Database(endpoint: application, maximumConnections: 3, logger: logger)
+        let database = Database(endpoint: isolated?.application ?? application, maximumConnections: 3, logger: logger)
         let mailbox = TestMailbox()
         let server = EvaliumServer(
             configuration: configuration, database: database, migrations: try Migration.bundled(),
@@ -90,6 +107,24 @@ enum TestEnvironment {
     /// A new tenant (with root org unit and its ledger events), made through the service the API uses.
     static func makeTenant(_ database: Database, name: String = "Tenant \(ULID().text)") async throws -> TenantService.CreatedTenant {
         try await TenantService().createTenant(name: name, actor: .platformOperator, runner: database)
+    }
+}
+
+/// One database of the test cluster, reached as the three roles.
+struct TestDatabase: Sendable {
+    var application: DatabaseEndpoint
+    var owner: DatabaseEndpoint
+    var superuser: DatabaseEndpoint
+
+    init(name: String) {
+        func on(_ endpoint: DatabaseEndpoint) -> DatabaseEndpoint {
+            var endpoint = endpoint
+            endpoint.database = name
+            return endpoint
+        }
+        application = on(TestEnvironment.application)
+        owner = on(TestEnvironment.owner)
+        superuser = on(TestEnvironment.superuser)
     }
 }
 
