@@ -40,7 +40,7 @@ public struct EvaliumServer: Sendable {
         router.add(
             middleware: AuthenticationMiddleware(
                 platformTokenHash: configuration.platformTokenHash, tokens: tokens, access: AccessResolver(database: database)))
-        router.add(middleware: IdempotencyMiddleware(database: database, configuration: configuration))
+        router.add(middleware: IdempotencyMiddleware(configuration: configuration))
         let auth = configuration.auth
         HealthRoutes(database: database, migrations: migrations, metrics: metrics).register(on: router)
         OpenAPIRoutes().register(on: router)

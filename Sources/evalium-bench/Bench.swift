@@ -5,12 +5,26 @@ import EvaliumStorage
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
+
+/// The entry point: the load driver's tasks run on NIO's event loops (as the server's do), so the client
+/// spends as little of the shared machine as it can.
+@main
+enum Entry {
+    static func main() {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        Task {
+            await EvaliumBench.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
+}
 
 /// Drives a running Evalium server over loopback HTTP with simulated operators, reviewers and readers, and
 /// prints what it measured beside the pgbench baseline measured on the same PostgreSQL (scripts/bench runs
 /// both). Not a test: it asserts nothing, it measures.
-@main
 struct EvaliumBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evalium-bench", abstract: "Load a running Evalium server with real flows.")
 

@@ -4,8 +4,25 @@ import EvaliumCore
 import EvaliumStorage
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
+/// The process entry point. NIO's event loops become Swift Concurrency's global executor before any task
+/// exists, so a request's handler and its PostgreSQL I/O run on the same few threads: otherwise every query
+/// result hops from an event loop to the cooperative pool and back, two thread switches per query
+/// (docs/PERFORMANCE.md has the figures).
 @main
+enum Entry {
+    static func main() {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        Task {
+            await EvaliumCommand.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
+}
+
 struct EvaliumCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evalium",

@@ -48,22 +48,35 @@ struct IdempotencyTests {
         }
     }
 
-    @Test("a retry while the first request is still in flight gets 409")
+    @Test("a retry while the first request is still in flight gets 409; once the first died without completing, the key is free")
     func inFlight() async throws {
         try await TestEnvironment.withServer { client, server in
             let keyText = "key-\(ULID().text)"
-            let body = #"{"name":"In flight \#(ULID().text)"}"#
-            // Another server instance has claimed the key and is still working on it.
-            _ = try await server.database.transaction(Scope(tenantId: .platform)) { transaction in
-                try await transaction.claimIdempotencyKey(
-                    callerId: "platform-operator", key: IdempotencyKey(keyText)!,
-                    fingerprint: RequestFingerprint(method: "POST", path: "/v1/tenants", body: Array(body.utf8)),
-                    lease: .seconds(60), retention: .seconds(3600))
+            let name = "In flight \(ULID().text)"
+            let body = #"{"name":"\#(name)"}"#
+            let claim = IdempotencyClaim(
+                tenantId: .platform, callerId: "platform-operator", key: IdempotencyKey(keyText)!,
+                fingerprint: RequestFingerprint(method: "POST", path: "/v1/tenants", body: Array(body.utf8)))
+            // Another server is working on the first request with this key: its unit of work holds the claim.
+            let (claimed, claimedNow) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            let first = Task {
+                try await server.database.transaction(Scope(tenantId: .platform)) { transaction in
+                    #expect(try await transaction.claimIdempotencyKey(claim) == .claimed)
+                    claimedNow.yield()
+                    for await _ in released { break }
+                    throw CancellationError()
+                }
             }
-            let retry = try await client.send(
-                .post, "/v1/tenants", json: body, headers: [HTTPField.Name("Idempotency-Key")!: keyText])
+            for await _ in claimed { break }
+            let retry = try await client.send(.post, "/v1/tenants", json: body, headers: [HTTPField.Name("Idempotency-Key")!: keyText])
             #expect(retry.status == .conflict)
             #expect(try retry.json()["type"] == "urn:evalium:problem:idempotency-request-in-flight")
+            release.yield()
+            _ = await first.result
+            let after = try await client.send(.post, "/v1/tenants", json: body, headers: [HTTPField.Name("Idempotency-Key")!: keyText])
+            #expect(after.status == .created, "the first request died: \(after.text)")
+            #expect(try await Self.tenantsNamed(name) == 1)
         }
     }
 
@@ -96,25 +109,6 @@ struct IdempotencyTests {
             let name = "Corrected \(ULID().text)"
             let corrected = try await client.send(.post, "/v1/tenants", json: #"{"name":"\#(name)"}"#, headers: key)
             #expect(corrected.status == .created)
-            #expect(try await Self.tenantsNamed(name) == 1)
-        }
-    }
-
-    @Test("a key whose lease ran out (its request never committed) is taken over")
-    func expiredLeaseIsTakenOver() async throws {
-        try await TestEnvironment.withServer { client, server in
-            let keyText = "key-\(ULID().text)"
-            let name = "Taken over \(ULID().text)"
-            let body = #"{"name":"\#(name)"}"#
-            _ = try await server.database.transaction(Scope(tenantId: .platform)) { transaction in
-                try await transaction.claimIdempotencyKey(
-                    callerId: "platform-operator", key: IdempotencyKey(keyText)!,
-                    fingerprint: RequestFingerprint(method: "POST", path: "/v1/tenants", body: Array(body.utf8)),
-                    lease: .milliseconds(1), retention: .seconds(3600))
-            }
-            try await Task.sleep(for: .milliseconds(20))
-            let response = try await client.send(.post, "/v1/tenants", json: body, headers: [HTTPField.Name("Idempotency-Key")!: keyText])
-            #expect(response.status == .created)
             #expect(try await Self.tenantsNamed(name) == 1)
         }
     }

@@ -57,7 +57,7 @@ struct RowLevelSecurityTests {
         "tenants", "org_units", "ledger_events", "ledger_seals", "ledger_seal_queue", "idempotency_keys", "users", "groups",
         "group_members", "roles", "role_grants", "magic_links", "auth_sessions", "refresh_tokens", "totp_authenticators", "portal_links",
         "taxonomies", "tags", "questions", "question_versions", "evaluations", "evaluation_versions", "evaluation_version_items",
-        "subjects", "subject_users", "assets", "subject_imports", "assignments", "assignment_subjects", "delivery_sessions",
+        "subjects", "subject_users", "assets", "subject_imports", "frozen_contents", "assignments", "assignment_subjects", "delivery_sessions",
         "delivery_session_events", "submissions", "submission_items", "submission_subjects", "submission_grades",
         "submission_amendments", "submission_voids", "media_assets", "submission_item_assets", "evidence_decisions",
         "reporting.submission_facts", "reporting.findings", "reporting.item_results", "reporting.checkpoints",
@@ -76,10 +76,13 @@ struct RowLevelSecurityTests {
             try await Self.giveDeliveryRows(to: theirs, evaluation: evaluation, subject: subject, database)
             try await Self.giveEventRows(to: theirs, evaluation: evaluation, database)
             // Give the other tenant a row in every table, idempotency keys included.
-            _ = try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
-                try await transaction.claimIdempotencyKey(
-                    callerId: "usr_someone", key: IdempotencyKey("k-\(ULID().text)")!, fingerprint: RequestFingerprint(bytes: [1]),
-                    lease: .seconds(60), retention: .seconds(60))
+            try await database.transaction(Scope(tenantId: theirs.tenant.id)) { transaction in
+                let claim = IdempotencyClaim(
+                    tenantId: theirs.tenant.id, callerId: "usr_someone", key: IdempotencyKey("k-\(ULID().text)")!,
+                    fingerprint: RequestFingerprint(bytes: [1]))
+                _ = try await transaction.claimIdempotencyKey(claim)
+                try await transaction.completeIdempotencyClaim(
+                    claim, response: StoredResponse(status: 201, contentType: nil, location: nil, body: []), retention: .seconds(60))
             }
             _ = try await database.transaction(.tenantWide(theirs.tenant.id)) { try await $0.sealPendingLedgerEvents(limit: 100) }
             try await database.transaction(.tenantWide(theirs.tenant.id)) { transaction in
@@ -312,7 +315,7 @@ struct RowLevelSecurityTests {
                 target: AssignmentTarget(userId: person.id), status: .active, cohort: nil, batchId: nil,
                 subjects: [AssignedSubject(subjectId: subject, role: .primary)], overrides: AssignmentOverrides(), policy: policy,
                 createdBy: person.id, createdAt: now, withdrawnAt: nil)
-            try await transaction.insertAssignment(assignment, content: content)
+            let frozen = try await transaction.insertAssignment(assignment, content: content)
             let session = DeliverySession(
                 id: .generate(), tenantId: tenant.tenant.id, orgUnitId: unit, assignmentId: assignment.id, operatorId: person.id,
                 attemptNumber: 1, status: .active, mode: .online, startedAt: now, expiresAt: nil, currentItemId: nil, submissionId: nil,
@@ -335,7 +338,8 @@ struct RowLevelSecurityTests {
                 submission,
                 snapshot: VersionSnapshot(
                     content: content, policy: policy, orgUnitId: unit,
-                    assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)))
+                    assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)),
+                contentHash: frozen.hash)
             try await transaction.insertGrade(HumanGrade(pointsEarned: 0, gradedBy: person.id), item: item, note: nil, of: submission, at: now)
             try await transaction.insertAmendment(
                 Amendment(

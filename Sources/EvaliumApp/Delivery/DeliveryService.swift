@@ -66,7 +66,7 @@ struct DeliveryService: Sendable {
                 throw Problem(.forbidden, "assignment \(id) is issued to someone else")
             }
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(id) was withdrawn") }
-            let content = try await transaction.assignmentContent(id).orThrow(AssignmentService.notFound(id))
+            let content = try await transaction.assignmentContent(id).orThrow(AssignmentService.notFound(id)).content
             let attempts = try await transaction.attempts(at: id, by: user.userId)
             if let active = attempts.active {
                 return LaunchResult(view: try await view(active, assignment, content, access: access, in: transaction), created: false)
@@ -94,7 +94,7 @@ struct DeliveryService: Sendable {
             if let void = try await transaction.fetchCorrections(of: id).void { throw CorrectionService.voided(id, void) }
             let assignment = try await transaction.fetchAssignment(submission.assignmentId).orThrow(AssignmentService.notFound(submission.assignmentId))
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(assignment.id) was withdrawn") }
-            let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id))
+            let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id)).content
             let attempts = try await transaction.attempts(at: assignment.id, by: access.user.userId)
             if let active = attempts.active {
                 guard active.reworkOf == id else { throw Problem(.conflict, "finish your active attempt \(active.id) first") }
@@ -111,7 +111,7 @@ struct DeliveryService: Sendable {
             let session = try await transaction.fetchSession(id).orThrow(Self.notFound(id))
             guard session.operatorId == access.user.userId else { throw Self.notFound(id) }
             let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id))
+            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id)).content
             return try await view(session, assignment, content, access: access, in: transaction)
         }
     }
@@ -125,7 +125,7 @@ struct DeliveryService: Sendable {
         let now = ServerClock.now()
         return try await runner.run(access.scope) { transaction in
             let session = try await ownActiveSession(id, access: access, at: now, in: transaction)
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id))
+            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id)).content
             guard let item = content.form.sections.flatMap(\.items).first(where: { $0.id == itemId }) else {
                 throw Problem(.notFound, "the form of session \(id) has no item \(itemId)")
             }
@@ -194,7 +194,8 @@ struct DeliveryService: Sendable {
                     created: false)
             }
             let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id))
+            let frozen = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id))
+            let content = frozen.content
             let responses = try await transaction.listResponses(session: id)
             try Self.checkComplete(content.form, responses: responses)
             let context = try await Self.checkContext(input.context ?? [:], policy: assignment.policy, verifyStepUp: verifyStepUp)
@@ -208,9 +209,9 @@ struct DeliveryService: Sendable {
                 evaluationId: assignment.evaluationId, evaluationVersion: assignment.evaluationVersion, kind: assignment.kind,
                 operatorId: user.userId, batchId: assignment.batchId, cohort: assignment.cohort, lifecycleStatus: .completed,
                 outcome: result.outcome, approvalStatus: assignment.policy.startsPendingReview ? .pendingReview : .approved, result: result,
-                snapshotHash: try ContentHash.of(snapshot), subjects: assignment.subjects, context: context.isEmpty ? nil : .object(context),
+                snapshotHash: try snapshot.hash(contentHash: frozen.hash), subjects: assignment.subjects, context: context.isEmpty ? nil : .object(context),
                 startedAt: session.startedAt, submittedAt: now, replaces: session.reworkOf)
-            try await transaction.finalise(submission, snapshot: snapshot)
+            try await transaction.finalise(submission, snapshot: snapshot, contentHash: frozen.hash)
             try await appendFinalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor, in: transaction)
             return Finalised(
                 view: SubmissionView(

@@ -238,7 +238,7 @@ struct EvidenceService: Sendable {
             guard session.status == .active else {
                 throw Problem(.conflict, "session \(sessionId) is submitted; a completed submission receives no new evidence")
             }
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(DeliveryService.notFound(sessionId))
+            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(DeliveryService.notFound(sessionId)).content
             guard let item = content.form.sections.flatMap(\.items).first(where: { $0.id == itemId }) else {
                 throw Problem(.notFound, "the form of session \(sessionId) has no item \(itemId)")
             }

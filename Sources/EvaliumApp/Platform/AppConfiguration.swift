@@ -12,8 +12,6 @@ public struct AppConfiguration: Sendable {
     public var maxRequestBodyBytes = 1 << 20
     /// How long an Idempotency-Key's response is kept for replay.
     public var idempotencyRetention: Duration = .seconds(24 * 3600)
-    /// How long a claimed key blocks duplicates before a crashed request's key may be taken over.
-    public var idempotencyLease: Duration = .seconds(60)
     /// SHA-256 of the platform operator's bearer token; nil disables platform routes.
     public var platformTokenHash: [UInt8]?
     /// Run the ledger sealer and maintenance in this process.

@@ -14,24 +14,18 @@ final class RequestLogFields: Sendable {
     }
 }
 
-/// Tracks whether the request's idempotency claim was completed by its unit of work.
-final class IdempotencyClaimHolder: Sendable {
+/// A request's `Idempotency-Key`, for its unit of work (`IdempotentWrite`) to claim and complete.
+struct IdempotentRequest: Sendable {
     let claim: IdempotencyClaim
-    private let completedFlag = Mutex(false)
-
-    init(claim: IdempotencyClaim) { self.claim = claim }
-
-    var completed: Bool {
-        get { completedFlag.withLock { $0 } }
-        set { completedFlag.withLock { $0 = newValue } }
-    }
+    /// How long the stored response is replayed.
+    let retention: Duration
 }
 
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestId: String
     public var principal: Principal?
-    var idempotency: IdempotencyClaimHolder?
+    var idempotency: IdempotentRequest?
     let logFields = RequestLogFields()
     public let remoteAddress: SocketAddress?
 

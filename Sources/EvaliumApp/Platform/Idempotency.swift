@@ -7,13 +7,14 @@ import NIOCore
 
 /// `Idempotency-Key` handling (IETF httpapi idempotency-key draft) for every mutating request.
 ///
-/// Before the handler runs, the key is claimed in a short transaction of its own. A retry of a completed
-/// request gets the stored response again (marked `Idempotent-Replayed: true`), a key reused for another
-/// request gets 422, and a retry while the first is still running gets 409. The handler's unit of work
-/// completes the claim in its own transaction (see `IdempotentWrite`); a failed request releases it.
+/// The middleware checks the key and fingerprints the request; the handler's unit of work claims the key
+/// in its own transaction (see `IdempotentWrite`), so the effect, its ledger events and the stored response
+/// commit together, with no round trips of their own before the work. A retry of a completed request gets
+/// the stored response again (marked `Idempotent-Replayed: true`), a key reused for another request gets
+/// 422, and a retry while the first is still running gets 409. A request that fails leaves nothing behind,
+/// so a corrected retry can use its key.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    let database: Database
     let configuration: AppConfiguration
 
     /// TUS requests: the protocol's offsets already make a retried chunk safe, and a chunk is no JSON body to
@@ -35,35 +36,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let fingerprint = RequestFingerprint(
             method: request.method.rawValue, path: request.uri.description, body: Array(buffer: body))
         let owner = principal.idempotencyOwner
-        let outcome = try await database.transaction(Scope(tenantId: owner.tenantId)) { transaction in
-            try await transaction.claimIdempotencyKey(
-                callerId: owner.callerId, key: key, fingerprint: fingerprint, lease: configuration.idempotencyLease,
-                retention: configuration.idempotencyRetention)
-        }
-        switch outcome {
-        case .existing(let record):
-            let decision = IdempotencyDecision.decide(existing: record, fingerprint: fingerprint)
-            if let problem = decision.problem { throw problem }
-            guard case .replay(let stored) = decision else { throw Problem(.internalError, "unreachable idempotency state") }
-            return Self.replay(stored)
-        case .claimed(let claim):
-            let holder = IdempotencyClaimHolder(claim: claim)
-            var context = context
-            context.idempotency = holder
-            do {
-                let response = try await next(request, context)
-                if !holder.completed { try await release(claim) }
-                return response
-            } catch {
-                try? await release(claim)
-                throw error
-            }
-        }
-    }
-
-    private func release(_ claim: IdempotencyClaim) async throws {
-        try await database.transaction(Scope(tenantId: claim.tenantId)) { transaction in
-            try await transaction.releaseIdempotencyClaim(claim)
+        var context = context
+        context.idempotency = IdempotentRequest(
+            claim: IdempotencyClaim(tenantId: owner.tenantId, callerId: owner.callerId, key: key, fingerprint: fingerprint),
+            retention: configuration.idempotencyRetention)
+        do {
+            return try await next(request, context)
+        } catch let replay as IdempotentReplay {
+            return Self.replay(replay.response)
         }
     }
 
@@ -74,6 +54,12 @@ struct IdempotencyMiddleware: RouterMiddleware {
         return Response(
             status: .init(code: stored.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: stored.body)))
     }
+}
+
+/// Thrown by a unit of work whose key an earlier request completed: the middleware answers with the
+/// stored response instead, and the transaction rolls back having changed nothing.
+struct IdempotentReplay: Error {
+    let response: StoredResponse
 }
 
 /// Runs a unit of work in one scoped transaction. The one implementation used by HTTP handlers also
@@ -96,36 +82,40 @@ protocol DecidesResponseStatus {
     var responseStatus: HTTPResponse.Status { get }
 }
 
-/// The unit-of-work runner of one HTTP request: the durable write, its ledger events and the stored
-/// idempotent response commit together or not at all.
+/// The unit-of-work runner of one HTTP request: the claim of its `Idempotency-Key`, the durable write, its
+/// ledger events and the stored idempotent response commit together or not at all.
 struct IdempotentWrite: UnitOfWorkRunner {
     let database: Database
-    let holder: IdempotencyClaimHolder?
+    let request: IdempotentRequest?
     let status: HTTPResponse.Status
 
     func run<Output: Encodable & Sendable>(
         _ scope: Scope, _ work: (Transaction) async throws -> Output
     ) async throws -> Output {
-        let output = try await database.transaction(scope) { transaction in
-            let output = try await work(transaction)
-            if let holder {
-                let body = try WireJSON.makeEncoder().encode(output)
-                try await transaction.completeIdempotencyClaim(
-                    holder.claim,
-                    response: StoredResponse(
-                        status: ((output as? any DecidesResponseStatus)?.responseStatus ?? status).code, contentType: "application/json",
-                        location: nil, body: Array(body)))
+        try await database.transaction(scope) { transaction in
+            guard let request else { return try await work(transaction) }
+            if case .existing(let record) = try await transaction.claimIdempotencyKey(request.claim) {
+                switch IdempotencyDecision.decide(existing: record, fingerprint: request.claim.fingerprint) {
+                case .replay(let stored): throw IdempotentReplay(response: stored)
+                case let refusal: throw refusal.problem ?? Problem(.internalError, "unreachable idempotency state")
+                }
             }
+            let output = try await work(transaction)
+            let body = try WireJSON.makeEncoder().encode(output)
+            try await transaction.completeIdempotencyClaim(
+                request.claim,
+                response: StoredResponse(
+                    status: ((output as? any DecidesResponseStatus)?.responseStatus ?? status).code, contentType: "application/json",
+                    location: nil, body: Array(body)),
+                retention: request.retention)
             return output
         }
-        holder?.completed = true
-        return output
     }
 }
 
 extension AppRequestContext {
     /// The runner for this request's durable write, answered with `status`.
     func write(_ database: Database, status: HTTPResponse.Status) -> IdempotentWrite {
-        IdempotentWrite(database: database, holder: idempotency, status: status)
+        IdempotentWrite(database: database, request: idempotency, status: status)
     }
 }

@@ -80,8 +80,6 @@ struct ProblemMiddleware: RouterMiddleware {
             Problem(.conflict, detail)
         case .serializationFailure:
             Problem(.conflict, "the request conflicted with a concurrent change; retry it")
-        case .idempotencyClaimLost:
-            Problem(.idempotencyRequestInFlight, "another request took over this Idempotency-Key; retry later")
         case .sessionEnded:
             Problem(.unauthenticated, "the session has ended (signed out, revoked, expired or suspended); sign in again")
         case .accessOutOfDate:

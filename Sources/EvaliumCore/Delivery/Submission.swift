@@ -30,6 +30,21 @@ public struct AssignmentContent: Codable, Hashable, Sendable {
     }
 }
 
+/// The part of a version snapshot that is one submission's own: the effective policy, the org scope and the
+/// assignment linkage. The content (evaluation version and question versions) is stored once and named by
+/// its hash.
+public struct SnapshotFrame: Codable, Hashable, Sendable {
+    public var policy: EffectivePolicy
+    public var orgUnitId: OrgUnitID
+    public var assignment: VersionSnapshot.AssignmentLink
+
+    public init(policy: EffectivePolicy, orgUnitId: OrgUnitID, assignment: VersionSnapshot.AssignmentLink) {
+        self.policy = policy
+        self.orgUnitId = orgUnitId
+        self.assignment = assignment
+    }
+}
+
 /// Everything needed to reconstruct what the operator saw and did, frozen into the submission
 /// (seed 001 §9): the evaluation version and every question version it pins (answer keys, tags),
 /// the effective policy with its disclosure config, the org scope and the assignment linkage.
@@ -68,6 +83,34 @@ public struct VersionSnapshot: Codable, Hashable, Sendable {
     }
 
     public var content: AssignmentContent { AssignmentContent(evaluation: evaluation, questions: questions) }
+
+    public init(frame: SnapshotFrame, content: AssignmentContent) {
+        self.init(content: content, policy: frame.policy, orgUnitId: frame.orgUnitId, assignment: frame.assignment)
+    }
+
+    /// What is the submission's own, beside the content it shares with its assignment.
+    public var frame: SnapshotFrame { SnapshotFrame(policy: policy, orgUnitId: orgUnitId, assignment: assignment) }
+
+    /// The snapshot's hash, given the hash of its content's bytes: the SHA-256 of the canonical JSON of the
+    /// frame with `contentHash` beside it. It commits to everything the snapshot holds (to the content
+    /// through its hash, which the database checks against the stored bytes) without encoding the tens of
+    /// kilobytes of content again on every submit.
+    public func hash(contentHash: String) throws -> String {
+        try ContentHash.of(HashedSnapshot(frame: frame, contentHash: contentHash))
+    }
+
+    private struct HashedSnapshot: Encodable {
+        var frame: SnapshotFrame
+        var contentHash: String
+
+        func encode(to encoder: any Encoder) throws {
+            try frame.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(contentHash, forKey: .contentHash)
+        }
+
+        enum CodingKeys: String, CodingKey { case contentHash }
+    }
 
     /// `responses` scored against this snapshot's answer keys and grading rule, with `grades` for the items a person graded.
     public func score(_ responses: [RecordedResponse], grades: [ItemID: HumanGrade]) -> ScoreResult {

@@ -53,7 +53,7 @@ public struct StoredResponse: Sendable, Equatable {
     }
 }
 
-/// What the database holds for a key that someone else claimed first.
+/// What the database holds for a key: a response an earlier request completed, or a request in flight.
 public struct IdempotencyRecord: Sendable, Equatable {
     public enum State: Sendable, Equatable {
         case inFlight
@@ -94,20 +94,20 @@ public enum IdempotencyDecision: Sendable, Equatable {
     }
 }
 
-/// A key this server instance holds while it runs the request; completed in the request's own
-/// transaction, released if the request fails.
+/// A request's key, claimed by the request's unit of work in its own transaction (see
+/// `Transaction.claimIdempotencyKey`), with what identifies the request.
 public struct IdempotencyClaim: Sendable, Equatable {
     /// The tenant whose records hold the key (the platform tenant for platform-level calls).
     public var tenantId: TenantID
     public var callerId: String
     public var key: IdempotencyKey
-    public var token: String
+    public var fingerprint: RequestFingerprint
 
-    public init(tenantId: TenantID, callerId: String, key: IdempotencyKey, token: String) {
+    public init(tenantId: TenantID, callerId: String, key: IdempotencyKey, fingerprint: RequestFingerprint) {
         self.tenantId = tenantId
         self.callerId = callerId
         self.key = key
-        self.token = token
+        self.fingerprint = fingerprint
     }
 }
 

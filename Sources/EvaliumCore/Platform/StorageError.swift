@@ -13,8 +13,6 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case guardRejected(detail: String)
     /// 40001 / 40P01 that persisted through the transaction manager's retries.
     case serializationFailure
-    /// An idempotency key's lease ran out and another request took it over before this one committed.
-    case idempotencyClaimLost
     /// The session the unit of work was bound to has ended: signed out, revoked, expired, or its person
     /// or link suspended.
     case sessionEnded
@@ -33,7 +31,6 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .permissionDenied(let detail): "permission denied: \(detail)"
         case .guardRejected(let detail): "rejected by guard: \(detail)"
         case .serializationFailure: "serialization failure after retries"
-        case .idempotencyClaimLost: "idempotency key claim lost"
         case .sessionEnded: "the session has ended"
         case .accessOutOfDate: "the access token predates a change to the person's access"
         case .unavailable(let detail): "database unavailable: \(detail)"

@@ -30,22 +30,25 @@ public struct AssignmentFilter: Sendable {
 // MARK: Assignments
 
 extension Transaction {
-    /// Issues an assignment with the frozen content (evaluation version and pinned question versions) it runs.
-    public func insertAssignment(_ assignment: Assignment, content: AssignmentContent) async throws {
+    /// Issues an assignment with the frozen content (evaluation version and pinned question versions) it runs,
+    /// stored once per tenant and named by its hash; answers that content with its hash.
+    @discardableResult
+    public func insertAssignment(_ assignment: Assignment, content: AssignmentContent) async throws -> FrozenContent {
+        let frozen = try await freezeContent(content)
         try await run(
             """
             INSERT INTO assignments (id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, target_user_id, target_group_id,
-                                     target_email, status, cohort, batch_id, overrides, policy, content, available_from, available_until,
+                                     target_email, status, cohort, batch_id, overrides, policy, content_hash, available_from, available_until,
                                      created_by, created_at)
             VALUES (\(assignment.id.rawValue), \(assignment.tenantId.rawValue), \(assignment.orgUnitId.rawValue),
                     \(assignment.evaluationId.rawValue), \(assignment.evaluationVersion), \(assignment.kind.rawValue),
                     \(assignment.target.userId?.rawValue), \(assignment.target.groupId?.rawValue), \(assignment.target.email),
                     \(assignment.status.rawValue), \(assignment.cohort), \(assignment.batchId?.rawValue),
                     \(try storedJSON(assignment.overrides))::jsonb, \(try storedJSON(assignment.policy))::jsonb,
-                    \(try storedJSON(content))::jsonb, \(assignment.policy.availableFrom.map(MillisecondTimestamp.init)), \(assignment.policy.availableUntil.map(MillisecondTimestamp.init)),
+                    \(frozen.hash), \(assignment.policy.availableFrom.map(MillisecondTimestamp.init)), \(assignment.policy.availableUntil.map(MillisecondTimestamp.init)),
                     \(assignment.createdBy.rawValue), \(MillisecondTimestamp(assignment.createdAt)))
             """)
-        guard !assignment.subjects.isEmpty else { return }
+        guard !assignment.subjects.isEmpty else { return frozen }
         try await run(
             """
             INSERT INTO assignment_subjects (tenant_id, org_unit_id, assignment_id, subject_id, role)
@@ -53,6 +56,7 @@ extension Transaction {
             FROM unnest(\(assignment.subjects.map(\.subjectId.rawValue))::text[], \(assignment.subjects.map(\.role.rawValue))::text[])
                  AS s(subject_id, role)
             """)
+        return frozen
     }
 
     public func fetchAssignment(_ id: AssignmentID, lockingForChange: Bool = false) async throws -> Assignment? {
@@ -90,9 +94,9 @@ extension Transaction {
     }
 
     /// The content frozen into an assignment when it was issued.
-    public func assignmentContent(_ id: AssignmentID) async throws -> AssignmentContent? {
-        for try await text in try await run("SELECT content::text FROM assignments WHERE id = \(id.rawValue)").decode(String.self) {
-            return try storedValue(AssignmentContent.self, text)
+    public func assignmentContent(_ id: AssignmentID) async throws -> FrozenContent? {
+        for try await hash in try await run("SELECT content_hash FROM assignments WHERE id = \(id.rawValue)").decode(String.self) {
+            return try await frozenContent(hash)
         }
         return nil
     }
@@ -251,18 +255,20 @@ extension Transaction {
 extension Transaction {
     /// The durability boundary's writes (seed 000 §3.1): the submission with its snapshot, its items
     /// linked, its subjects, and the session closed. The caller appends the ledger events.
-    public func finalise(_ submission: Submission, snapshot: VersionSnapshot) async throws {
+    /// The snapshot is stored as its frame, naming its content (already frozen for the assignment) by hash.
+    public func finalise(_ submission: Submission, snapshot: VersionSnapshot, contentHash: String) async throws {
         try await run(
             """
             INSERT INTO submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
                                      operator_id, batch_id, cohort, lifecycle_status, outcome, approval_status, raw_score, max_score,
-                                     scaled_score, result, snapshot, snapshot_hash, subjects, context, started_at, submitted_at, replaces)
+                                     scaled_score, result, snapshot, content_hash, snapshot_hash, subjects, context, started_at,
+                                     submitted_at, replaces)
             VALUES (\(submission.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.sessionId.rawValue),
                     \(submission.assignmentId.rawValue), \(submission.evaluationId.rawValue), \(submission.evaluationVersion),
                     \(submission.kind.rawValue), \(submission.operatorId.rawValue), \(submission.batchId?.rawValue), \(submission.cohort),
                     \(submission.lifecycleStatus.rawValue), \(submission.outcome.rawValue), \(submission.approvalStatus.rawValue),
                     \(submission.result.rawScore), \(submission.result.maxScore), \(submission.result.scaledScore),
-                    \(try storedJSON(submission.result))::jsonb, \(try storedJSON(snapshot))::jsonb, \(submission.snapshotHash),
+                    \(try storedJSON(submission.result))::jsonb, \(try storedJSON(snapshot.frame))::jsonb, \(contentHash), \(submission.snapshotHash),
                     \(try storedJSON(submission.subjects))::jsonb, \(try submission.context.map(jsonText))::jsonb,
                     \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)),
                     \(submission.replaces?.rawValue))
@@ -291,7 +297,7 @@ extension Transaction {
             """
             SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
                    cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
-                   context::text, started_at, submitted_at, replaces
+                   context::text, started_at, submitted_at, replaces, content_hash
             FROM submissions WHERE id = \(id.rawValue)
             """)
         for try await row in rows {
@@ -309,7 +315,12 @@ extension Transaction {
                 snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
                 context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
                 submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds(), replaces: try optional(21).map(SubmissionID.init(unchecked:)))
-            return (submission, try storedValue(VersionSnapshot.self, try text(15)))
+            // Submissions finalised before content was stored once keep their whole snapshot.
+            guard let contentHash = try optional(22) else { return (submission, try storedValue(VersionSnapshot.self, try text(15))) }
+            guard let content = try await frozenContent(contentHash) else {
+                throw StorageError.unexpected(detail: "submission \(submission.id) names content \(contentHash), which is not stored")
+            }
+            return (submission, VersionSnapshot(frame: try storedValue(SnapshotFrame.self, try text(15)), content: content.content))
         }
         return nil
     }

@@ -14,6 +14,7 @@ public final class Database: Sendable {
     let ledgerAppends: CommitSignal
     let eventsToDispatch: CommitSignal
     let eventsToRelay: CommitSignal
+    let frozenContents = FrozenContentCache(capacity: 256)
 
     public init(endpoint: DatabaseEndpoint, maximumConnections: Int = 20, logger: Logger) {
         var configuration = PostgresClient.Configuration(
@@ -71,7 +72,8 @@ public final class Database: Sendable {
         let effects = TransactionEffects()
         let result: Result = try await translatingErrors {
             try await client.withConnection { connection in
-                let transaction = Transaction(connection: connection, scope: scope, logger: logger, effects: effects)
+                let transaction = Transaction(
+                    connection: connection, scope: scope, logger: logger, effects: effects, frozenContents: frozenContents)
                 try await connection.query(isolation.begin, logger: logger)
                 do {
                     try await transaction.applyScope(scope)

@@ -9,6 +9,7 @@ public struct Transaction: Sendable {
     public let scope: Scope
     let logger: Logger
     let effects: TransactionEffects
+    let frozenContents: FrozenContentCache
 
     @discardableResult
     func run(_ query: PostgresQuery) async throws -> PostgresRowSequence {
