@@ -38,9 +38,9 @@ for path in sorted((ROOT / "Sources").rglob("*.swift")):
         problems.append(f"{path.relative_to(ROOT)}: sets scope at session level; use set_config(..., true)")
 
 schema = "\n".join(p.read_text() for p in sorted(MIGRATIONS.glob("*.sql")))
-for header in re.findall(r"CREATE FUNCTION \w+\(.*?AS \$", schema, re.S):
+for header in re.findall(r"CREATE (?:OR REPLACE )?FUNCTION \w+\(.*?AS \$", schema, re.S):
     if "SECURITY DEFINER" in header and not re.search(r"SET search_path = [^\n]*pg_temp\s*\n", header):
-        name = re.match(r"CREATE FUNCTION (\w+)", header).group(1)
+        name = re.match(r"CREATE (?:OR REPLACE )?FUNCTION (\w+)", header).group(1)
         problems.append(f"function {name}: SECURITY DEFINER without pg_temp last on its search_path")
 deletable = {
     table.strip()

@@ -14,8 +14,6 @@ CREATE TABLE frozen_contents (
     CHECK (encode(sha256(convert_to(content, 'UTF8')), 'hex') = content_hash)
 );
 
-ALTER TABLE frozen_contents ENABLE ROW LEVEL SECURITY;
-ALTER TABLE frozen_contents FORCE ROW LEVEL SECURITY;
 
 -- Tenant isolation only (see NO_ORG_SCOPE in scripts/check_guardrails.py): content is reached by its hash,
 -- which only an assignment or a submission the reader may see names, and one content serves every org
@@ -27,7 +25,10 @@ CREATE POLICY tenant_isolation ON frozen_contents AS PERMISSIVE FOR ALL TO evali
 -- Written once, never changed: no UPDATE or DELETE for the application.
 GRANT SELECT, INSERT ON frozen_contents TO evalium_app;
 
--- Assignments name their content by hash.
+-- Assignments name their content by hash. The owner moves every tenant's existing content, so row-level
+-- security (forced, which binds the owner too) is lifted from assignments for these statements and comes
+-- on for the new table only once it is filled.
+ALTER TABLE assignments NO FORCE ROW LEVEL SECURITY;
 INSERT INTO frozen_contents (tenant_id, content_hash, content)
 SELECT DISTINCT tenant_id, encode(sha256(convert_to(content::text, 'UTF8')), 'hex'), content::text FROM assignments;
 ALTER TABLE assignments ADD COLUMN content_hash text;
@@ -35,6 +36,9 @@ UPDATE assignments SET content_hash = encode(sha256(convert_to(content::text, 'U
 ALTER TABLE assignments ALTER COLUMN content_hash SET NOT NULL;
 ALTER TABLE assignments ADD FOREIGN KEY (tenant_id, content_hash) REFERENCES frozen_contents (tenant_id, content_hash);
 ALTER TABLE assignments DROP COLUMN content;
+ALTER TABLE assignments FORCE ROW LEVEL SECURITY;
+ALTER TABLE frozen_contents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE frozen_contents FORCE ROW LEVEL SECURITY;
 
 -- New submissions keep, in `snapshot`, only what is theirs (policy, org unit, assignment link) and name the
 -- content by hash; their `snapshot_hash` is the SHA-256 of that frame with `contentHash` in it. Submissions

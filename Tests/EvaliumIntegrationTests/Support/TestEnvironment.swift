@@ -32,14 +32,15 @@ enum TestEnvironment {
     /// servers must not share their background work with the hundreds of other test servers: the event
     /// dispatcher and the JetStream relay visit every tenant of their database, so in the shared one a test's
     /// listener would wait behind every other test's events.
-    static func isolatedDatabase(_ name: String) async throws -> TestDatabase {
+    /// `migrated: false` leaves it empty, for the tests that migrate existing data.
+    static func isolatedDatabase(_ name: String, migrated: Bool = true) async throws -> TestDatabase {
         let database = TestDatabase(name: name)
         let quoted = "\"\(name)\""
         try await sql(
             "DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)", "CREATE DATABASE \(quoted) OWNER \(owner.username)",
             "REVOKE ALL ON DATABASE \(quoted) FROM PUBLIC", "GRANT CONNECT ON DATABASE \(quoted) TO \(application.username)",
             as: superuser)
-        try await MigrationRunner(migrations: try Migration.bundled(), logger: logger).apply(endpoint: database.owner)
+        if migrated { try await MigrationRunner(migrations: try Migration.bundled(), logger: logger).apply(endpoint: database.owner) }
         return database
     }
 
