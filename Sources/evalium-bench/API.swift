@@ -8,8 +8,12 @@ import Synchronization
 /// One request's outcome as the load run needs it.
 struct Answer: Sendable {
     var status: Int
-    var body: JSONValue
+    var bytes: ByteBuffer
     var microseconds: UInt64
+
+    /// The body as JSON, decoded only for the callers that read it: the driver shares the server's cores,
+    /// and most answers (a recorded answer, a submission read) are only timed.
+    var body: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null }
 }
 
 struct RequestFailed: Error, CustomStringConvertible {
@@ -45,9 +49,8 @@ struct API: Sendable {
         let endpoint = "\(method.rawValue) \(route)"
         let status = Int(response.status.code)
         recorder?.record(endpoint, microseconds: microseconds, failed: status >= 400)
-        let body = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null
         guard status < 400 else { throw RequestFailed(endpoint: endpoint, status: status, body: String(buffer: bytes)) }
-        return Answer(status: status, body: body, microseconds: microseconds)
+        return Answer(status: status, bytes: bytes, microseconds: microseconds)
     }
 }
 
@@ -64,6 +67,12 @@ final class Recorder: Sendable {
 
     var histograms: [String: LatencyHistogram] { state.withLock { $0.histograms } }
     var errors: [String: Int] { state.withLock { $0.errors } }
+
+    /// Every endpoint's figures over a run of `seconds`, by name.
+    func figures(over seconds: Double) -> [EndpointFigures] {
+        let (histograms, errors) = state.withLock { ($0.histograms, $0.errors) }
+        return histograms.keys.sorted().map { EndpointFigures($0, histograms[$0]!, seconds: seconds, errors: errors[$0] ?? 0) }
+    }
 }
 
 extension JSONValue {

@@ -38,6 +38,8 @@ struct EvaliumBench: AsyncParsableCommand {
     @Option(help: "Tenants to seed (the first is the large one).") var tenants = 20
     @Option(help: "Subjects in the large tenant.") var largeSubjects = 2000
     @Option(help: "Indexed reads per second in the fixed-rate read test.") var readRate = 500
+    @Option(help: "Submission reads (each appending a viewed event) per second, spread over ten tenants.") var appendRate = 1500
+    @Option(help: "Submission reads per second in the hot tenant alone.") var hotAppendRate = 500
     @Option(help: "JSON lines from scripts/lib/pgbench_baseline.sh.") var baseline: String?
     @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
     @Option(help: "The versions of what ran (Swift, PostgreSQL, the commit), recorded with the figures.") var versions = ""
@@ -79,15 +81,55 @@ struct EvaliumBench: AsyncParsableCommand {
                 say("  " + result.summary)
             }
         }
-        say("indexed reads at a fixed \(readRate)/s for 10 s …")
+        var finalisations: [FinalisationResult] = []
+        for level in levels {
+            say("finalisations alone, \(level) operator\(level == 1 ? "" : "s"): preparing sessions for up to \(duration) s …")
+            let run = FinalisationRun(
+                api: api, tenants: Array(seeded.prefix(10)), operators: level, preparation: .seconds(duration), maximumSessions: 3000)
+            let result = try await run.run()
+            finalisations.append(result)
+            say(String(format: "  %d submitted in %.1f s: %.1f/s, %d errors", result.sessions, result.seconds, result.perSecond, result.errors)
+                + (result.firstError.map { "\n  first error: \($0)" } ?? ""))
+        }
+
         let submissions = results.flatMap(\.submissions)
-        let reads = try await FixedRateReads(api: api, tenants: seeded, submissions: submissions, rate: readRate, seconds: 10).run()
+        let reads = Self.submissionReads(submissions, seeded)
+        let findings = seeded.prefix(10).map { ReadTarget(path: "/v1/reporting/findings?limit=50", route: "/v1/reporting/findings", token: $0.adminToken) }
+        var fixedRate: [FixedRateResult] = []
+        for (name, targets, rate, appends) in [
+            ("indexed reads (a submission, a tenant's findings)", Self.interleave(reads, findings), readRate, false),
+            ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
+            ("ledger appends: submission reads in one hot tenant", reads.filter { $0.tenant == 0 }.map(\.target), hotAppendRate, true),
+        ] {
+            say("\(name) at a fixed \(rate)/s for 10 s …")
+            let startedAt = ServerClock.now()
+            var result = await FixedRateRun(api: api, name: name, targets: targets, rate: rate, seconds: 10).run()
+            if appends, let lag = try await sealerLag(since: startedAt) {
+                result.sealerLag = lag
+                result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
+            }
+            fixedRate.append(result)
+        }
 
         let pgbench = try baseline.map(Self.loadBaseline) ?? [:]
-        let report = Report(results: results, reads: reads, baseline: pgbench, machine: Machine.current(versions: versions), levels: levels)
+        let report = Report(
+            results: results, finalisations: finalisations, fixedRate: fixedRate, baseline: pgbench, machine: Machine.current(versions: versions),
+            levels: levels)
         print(report.table())
         try report.write(to: json)
         say("figures written to \(json)")
+    }
+
+    /// A GET of each submission, as its tenant's administrator.
+    private static func submissionReads(_ submissions: [SubmissionRef], _ tenants: [SeededTenant]) -> [(tenant: Int, target: ReadTarget)] {
+        submissions.map { reference in
+            (reference.tenant, ReadTarget(path: "/v1/submissions/\(reference.id)", route: "/v1/submissions/{id}", token: tenants[reference.tenant].adminToken))
+        }
+    }
+
+    /// The submission reads with a findings list after every one, the lists taken in turn.
+    private static func interleave(_ reads: [(tenant: Int, target: ReadTarget)], _ lists: [ReadTarget]) -> [ReadTarget] {
+        reads.enumerated().flatMap { index, read in [read.target, lists[index % lists.count]] }
     }
 
     private func sealerLag(since start: Date) async throws -> Lag? {

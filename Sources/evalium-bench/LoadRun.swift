@@ -58,6 +58,14 @@ struct LevelResult: Codable, Sendable {
     }
 }
 
+extension EndpointFigures {
+    init(_ endpoint: String, _ histogram: LatencyHistogram, seconds: Double, errors: Int) {
+        self.init(
+            endpoint: endpoint, requests: histogram.total, perSecond: Double(histogram.total) / seconds, p50: histogram.percentile(0.5),
+            p95: histogram.percentile(0.95), p99: histogram.percentile(0.99), max: histogram.maximumMilliseconds, errors: errors)
+    }
+}
+
 struct SubmissionRef: Codable, Sendable {
     var tenant: Int
     var id: String
@@ -100,15 +108,9 @@ struct LoadRun: Sendable {
         }
         let seconds = (ContinuousClock.now - started).seconds
         await sampling.value
-        let histograms = recorder.histograms
         let errors = recorder.errors
         let result = outcome.state.withLock { $0 }
-        let endpoints = histograms.keys.sorted().map { endpoint in
-            let histogram = histograms[endpoint]!
-            return EndpointFigures(
-                endpoint: endpoint, requests: histogram.total, perSecond: Double(histogram.total) / seconds, p50: histogram.percentile(0.5),
-                p95: histogram.percentile(0.95), p99: histogram.percentile(0.99), max: histogram.maximumMilliseconds, errors: errors[endpoint] ?? 0)
-        }
+        let endpoints = recorder.figures(over: seconds)
         let requests = endpoints.reduce(0) { $0 + $1.requests }
         return LevelResult(
             operators: workers.count, startedAt: startedAt, seconds: seconds, flows: result.flows, flowsPerSecond: Double(result.flows) / seconds,
@@ -119,41 +121,10 @@ struct LoadRun: Sendable {
     }
 
     private func flow(_ tenant: SeededTenant, observation: Bool, round: Int, recorder: Recorder) async throws -> String {
-        let token = tenant.adminToken
-        let subject = tenant.subjects.isEmpty ? nil : tenant.subjects[round % tenant.subjects.count]
-        let subjects = subject.map { #","subjects":[{"subjectId":"\#($0)","role":"primary"}]"# } ?? ""
-        let assignment = try await api.send(
-            .POST, "/v1/assignments", route: "/v1/assignments",
-            json: #"{"evaluationId":"\#(observation ? tenant.observation : tenant.quiz)","target":{"userId":"\#(tenant.adminId)"}\#(subjects)}"#,
-            token: token, idempotencyKey: ULID().text, recorder: recorder).body
-        guard let assignmentId = assignment["id"]?.stringValue else { throw SeedFailed("no assignment in \(assignment)") }
-        let launched = try await api.send(
-            .POST, "/v1/assignments/\(assignmentId)/sessions", route: "/v1/assignments/{id}/sessions", token: token,
-            idempotencyKey: ULID().text, recorder: recorder).body
-        guard let session = launched["session"]?["id"]?.stringValue else { throw SeedFailed("no session in \(launched)") }
-        let sections = launched["form"]?["sections"]?.elements ?? []
-        let items = sections.flatMap { section in
-            (section["items"]?.elements ?? []).compactMap { $0["id"]?.stringValue }
-        }
-        for (index, item) in items.enumerated() {
-            let answer =
-                observation
-                ? (index % 10 == 3 ? #"{"answer":{"optionIds":["fail"]},"comment":"Seal broken"}"# : #"{"answer":{"optionIds":["pass"]}}"#)
-                : #"{"answer":{"optionIds":["\#(index % 4 == 0 ? "a" : "b")"]}}"#
-            _ = try await api.send(
-                .PUT, "/v1/sessions/\(session)/items/\(item)", route: "/v1/sessions/{id}/items/{item}", json: answer, token: token,
-                idempotencyKey: ULID().text, recorder: recorder)
-        }
-        let submitted = try await api.send(
-            .POST, "/v1/sessions/\(session)/submit", route: "/v1/sessions/{id}/submit", token: token, idempotencyKey: ULID().text,
-            recorder: recorder).body
-        guard let submission = submitted["id"]?.stringValue else { throw SeedFailed("no submission in \(submitted)") }
-        _ = try await api.send(.GET, "/v1/submissions/\(submission)", route: "/v1/submissions/{id}", token: token, recorder: recorder)
-        if observation {
-            _ = try await api.send(
-                .POST, "/v1/submissions/\(submission)/approve", route: "/v1/submissions/{id}/approve", token: tenant.reviewerToken,
-                idempotencyKey: ULID().text, recorder: recorder)
-        }
+        let person = Operator(api: api, tenant: tenant, recorder: recorder)
+        let submission = try await person.submit(try await person.prepareSession(observation: observation, round: round))
+        try await person.read(submission)
+        if observation { try await person.approve(submission) }
         return submission
     }
 }
@@ -171,39 +142,6 @@ final class Outcome: Sendable {
 
     func failed(_ error: any Error) {
         state.withLock { if $0.firstError == nil { $0.firstError = "\(error)" } }
-    }
-}
-
-/// Indexed reads at a fixed rate, started on schedule whether or not earlier ones have answered (an open
-/// loop), so a slow answer cannot hide the wait behind it.
-struct FixedRateReads: Sendable {
-    let api: API
-    let tenants: [SeededTenant]
-    let submissions: [SubmissionRef]
-    let rate: Int
-    let seconds: Int
-
-    func run() async throws -> EndpointFigures? {
-        guard !submissions.isEmpty else { return nil }
-        let recorder = Recorder()
-        let interval = Duration.seconds(1) / rate
-        let started = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for tick in 0..<(rate * seconds) {
-                try? await Task.sleep(until: started + interval * tick, clock: .continuous)
-                let reference = submissions[tick % submissions.count]
-                let token = tenants[reference.tenant].adminToken
-                group.addTask {
-                    _ = try? await api.send(.GET, "/v1/submissions/\(reference.id)", route: "/v1/submissions/{id}", token: token, recorder: recorder)
-                }
-            }
-        }
-        let elapsed = (ContinuousClock.now - started).seconds
-        guard let (endpoint, histogram) = recorder.histograms.first else { return nil }
-        return EndpointFigures(
-            endpoint: endpoint + " at \(rate)/s", requests: histogram.total, perSecond: Double(histogram.total) / elapsed,
-            p50: histogram.percentile(0.5), p95: histogram.percentile(0.95), p99: histogram.percentile(0.99), max: histogram.maximumMilliseconds,
-            errors: recorder.errors.values.reduce(0, +))
     }
 }
 

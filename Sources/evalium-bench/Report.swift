@@ -26,47 +26,63 @@ struct Machine: Codable, Sendable {
 
 struct Report: Encodable {
     var results: [LevelResult]
-    var reads: EndpointFigures?
+    var finalisations: [FinalisationResult]
+    var fixedRate: [FixedRateResult]
     var baseline: [Int: Baseline]
     var machine: Machine
     var levels: [Int]
 
-    /// One table a person can read: per scenario and level, flows/s beside pgbench's transactions/s for the
-    /// same rows and their ratio, then latencies per endpoint.
+    /// One table a person can read: the whole flows per scenario and level; the finalisations alone beside
+    /// pgbench's transactions for the same rows, with their ratio; latencies per endpoint; the fixed-rate runs.
     func table() -> String {
         var lines = [
-            "Evalium benchmark, \(machine.date), \(machine.cores) cores, \(String(format: "%.0f", machine.memoryGigabytes)) GiB, \(machine.versions)",
+            "Evalium benchmark, \(machine.date), \(machine.cores) cores, \(format(machine.memoryGigabytes)) GiB, \(machine.versions)",
             "",
-            pad("scenario", 34) + pad("ops", 5) + pad("flows/s", 9) + pad("pgbench tps", 12) + pad("ratio", 7) + pad("req/s", 8)
-                + pad("ledger ev/s", 12) + pad("seal lag p99", 13) + pad("RSS MB", 8) + pad("CPU %", 7) + "errors",
+            "Whole flows (assignment, session, every answer, submit, a read, a review)",
+            row(("scenario", 34), ("ops", 5), ("flows/s", 9), ("req/s", 8), ("ledger ev/s", 12), ("seal lag p99", 13), ("RSS MB", 8), ("CPU %", 7), ("errors", 0)),
         ]
         for result in results {
+            lines.append(row(
+                (result.scenario.title, 34), ("\(result.operators)", 5), (format(result.flowsPerSecond, digits: 1), 9), (format(result.requestsPerSecond), 8),
+                (result.ledgerEventsPerSecond.map { format($0) } ?? "-", 12), (result.sealerLag.map { format($0.p99, digits: 2) + " s" } ?? "-", 13),
+                (result.serverMaxRSSMegabytes.map { format($0) } ?? "-", 8), (result.serverCPUPercent.map { format($0) } ?? "-", 7), ("\(result.errors)", 0)))
+        }
+        lines += [
+            "", "Finalisations alone (prepared sessions submitted back to back) beside pgbench writing the same rows",
+            row(("ops", 5), ("submits/s", 11), ("pgbench tps", 12), ("ratio", 7), ("p50 ms", 8), ("pgbench p50", 12), ("p99 ms", 8), ("pgbench p99", 12), ("errors", 0)),
+        ]
+        for result in finalisations {
             let base = baseline[result.operators]
-            lines.append(
-                pad(result.scenario.title, 34) + pad("\(result.operators)", 5) + pad(format(result.flowsPerSecond, digits: 1), 9)
-                    + pad(base.map { format($0.tps, digits: 1) } ?? "-", 12) + pad(base.map { format(result.flowsPerSecond / $0.tps, digits: 2) } ?? "-", 7)
-                    + pad(format(result.requestsPerSecond), 8) + pad(result.ledgerEventsPerSecond.map { format($0) } ?? "-", 12)
-                    + pad(result.sealerLag.map { format($0.p99, digits: 2) + " s" } ?? "-", 13)
-                    + pad(result.serverMaxRSSMegabytes.map { format($0) } ?? "-", 8) + pad(result.serverCPUPercent.map { format($0) } ?? "-", 7)
-                    + "\(result.errors)")
+            lines.append(row(
+                ("\(result.operators)", 5), (format(result.perSecond, digits: 1), 11), (base.map { format($0.tps, digits: 1) } ?? "-", 12),
+                (base.map { format(result.perSecond / $0.tps, digits: 2) } ?? "-", 7), (format(result.submit?.p50 ?? 0, digits: 1), 8),
+                (base.map { format($0.latency_ms.p50, digits: 1) } ?? "-", 12), (format(result.submit?.p99 ?? 0, digits: 1), 8),
+                (base.map { format($0.latency_ms.p99, digits: 1) } ?? "-", 12), ("\(result.errors)", 0)))
         }
-        lines += ["", pad("latency (ms) by endpoint", 52) + pad("ops", 5) + pad("req/s", 8) + pad("p50", 8) + pad("p95", 8) + pad("p99", 8) + pad("max", 8)
-            + pad("pgbench p99", 12) + "errors"]
+        lines += ["", "Latency (ms) by endpoint, whole flows", endpointHeader()]
         for result in results {
-            lines.append("  \(result.scenario.title)")
-            for endpoint in result.endpoints {
-                lines.append(
-                    pad("    " + endpoint.endpoint, 52) + pad("\(result.operators)", 5) + pad(format(endpoint.perSecond), 8)
-                        + pad(format(endpoint.p50, digits: 1), 8) + pad(format(endpoint.p95, digits: 1), 8) + pad(format(endpoint.p99, digits: 1), 8)
-                        + pad(format(endpoint.max, digits: 1), 8)
-                        + pad(endpoint.endpoint.hasSuffix("/submit") ? baseline[result.operators].map { format($0.latency_ms.p99, digits: 1) } ?? "-" : "", 12)
-                        + "\(endpoint.errors)")
-            }
+            lines.append("  \(result.scenario.title), \(result.operators) operator\(result.operators == 1 ? "" : "s")")
+            lines += result.endpoints.map(endpointRow)
         }
-        if let reads {
-            lines += ["", "fixed-rate indexed reads: \(reads.endpoint): \(format(reads.perSecond)) req/s, p50 \(format(reads.p50, digits: 1)) ms, p95 \(format(reads.p95, digits: 1)) ms, p99 \(format(reads.p99, digits: 1)) ms, max \(format(reads.max, digits: 1)) ms, \(reads.errors) errors"]
+        lines += ["", "At a fixed rate (an open loop: requests start on schedule, answered or not)", endpointHeader()]
+        for run in fixedRate {
+            var title = "  \(run.name): \(run.askedPerSecond)/s asked, \(format(run.answeredPerSecond))/s answered"
+            if let events = run.ledgerEventsPerSecond { title += ", \(format(events)) ledger events/s" }
+            if let lag = run.sealerLag { title += ", sealer lag p99 \(format(lag.p99, digits: 2)) s" }
+            lines.append(title)
+            lines += run.endpoints.map(endpointRow)
         }
         return lines.joined(separator: "\n")
+    }
+
+    private func endpointHeader() -> String {
+        row(("", 52), ("req/s", 8), ("p50", 8), ("p95", 8), ("p99", 8), ("max", 8), ("errors", 0))
+    }
+
+    private func endpointRow(_ endpoint: EndpointFigures) -> String {
+        row(
+            ("    " + endpoint.endpoint, 52), (format(endpoint.perSecond), 8), (format(endpoint.p50, digits: 1), 8), (format(endpoint.p95, digits: 1), 8),
+            (format(endpoint.p99, digits: 1), 8), (format(endpoint.max, digits: 1), 8), ("\(endpoint.errors)", 0))
     }
 
     func write(to path: String) throws {
@@ -75,16 +91,22 @@ struct Report: Encodable {
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
-    enum CodingKeys: String, CodingKey { case machine, results, reads, baseline }
+    enum CodingKeys: String, CodingKey { case machine, results, finalisations, fixedRate, baseline }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(machine, forKey: .machine)
         try container.encode(results.map { var result = $0; result.submissions = []; return result }, forKey: .results)
-        try container.encodeIfPresent(reads, forKey: .reads)
+        try container.encode(finalisations, forKey: .finalisations)
+        try container.encode(fixedRate, forKey: .fixedRate)
         try container.encode(baseline.values.sorted { $0.clients < $1.clients }, forKey: .baseline)
     }
 
-    private func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+    /// Columns padded to their widths (the last one unpadded).
+    private func row(_ columns: (String, Int)...) -> String {
+        columns.map { text, width in text.count >= width ? text + (width == 0 ? "" : " ") : text + String(repeating: " ", count: width - text.count) }
+            .joined()
+    }
+
     private func format(_ value: Double, digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
 }

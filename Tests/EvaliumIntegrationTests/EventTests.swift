@@ -336,3 +336,36 @@ struct EventTests {
         }
     }
 }
+
+@Suite("The dispatch queue holds only what a listener wants", .timeLimit(.minutes(2)))
+struct EventQueueTests {
+    @Test("an event no listener named goes to the outbox alone; once a listener names its subject, the next one is queued too")
+    func onlyWantedEventsAreQueued() async throws {
+        // A database of its own: which listeners are named is the point, and test servers name theirs.
+        let isolated = try await TestEnvironment.isolatedDatabase("evalium_test_event_queue")
+        let tenant = TenantID.generate()
+        try await TestEnvironment.sql("INSERT INTO tenants (id, name, created_at) VALUES ('\(tenant)', 'Queue', now())", as: isolated.superuser)
+        func publish(_ subject: EventSubject, _ database: Database) async throws -> String {
+            let id = EventID.generate().rawValue
+            let envelope = EventEnvelope(eventId: id, subject: subject, tenantId: tenant, partitionKey: "p", occurredAt: ServerClock.now(), payload: [:])
+            try await database.transaction(.tenantWide(tenant)) { try await $0.publish(OutboxEvent(envelope: envelope, orgUnitId: nil)) }
+            return id
+        }
+        func queued() async throws -> [[String?]] {
+            try await TestEnvironment.sql("SELECT event_id FROM event_dispatch_queue ORDER BY sequence", as: isolated.superuser)
+        }
+        let database = Database(endpoint: isolated.application, maximumConnections: 2, logger: TestEnvironment.logger)
+        try await database.whileRunning {
+            _ = try await publish("assessment.quiz_bank.archived.v1", database)
+            #expect(try await queued().isEmpty, "nobody listens")
+            try await database.transaction(.none) {
+                try await $0.registerEventConsumers([("bank-watcher", ["assessment.quiz_bank."])], freshness: .zero)
+            }
+            let wanted = try await publish("assessment.quiz_bank.archived.v1", database)
+            _ = try await publish("assessment.finding.detected.v1", database)
+            #expect(try await queued() == [[wanted]], "only the subject the listener named")
+            let outbox = try await TestEnvironment.sql("SELECT count(*)::text FROM outbox", as: isolated.superuser)
+            #expect(outbox == [["3"]], "every event is published all the same")
+        }
+    }
+}

@@ -282,11 +282,14 @@ struct RowLevelSecurityTests {
         func envelope(_ subject: EventSubject, _ payload: JSONValue) -> EventEnvelope {
             EventEnvelope(eventId: EventID.generate().rawValue, subject: subject, tenantId: tenant.tenant.id, partitionKey: "p", occurredAt: now, payload: payload)
         }
+        let listener = (name: "rls-test", subjects: ["assessment.", "tenant."])
         try await database.transaction(.tenantWide(tenant.tenant.id)) { transaction in
+            // Only what a named listener wants is queued.
+            try await transaction.registerEventConsumers([listener], freshness: .zero)
             try await transaction.publish(OutboxEvent(envelope: envelope("assessment.test.recorded.v1", [:]), orgUnitId: nil))
             let received = envelope("tenant.offboarded.v1", ["tenantId": .string(tenant.tenant.id.rawValue)])
             _ = try await transaction.receive(received, bytes: try received.wireBytes())
-            let pending = try await transaction.pendingEvents(for: [("rls-test", ["assessment.", "tenant."])], limit: 10)
+            let pending = try await transaction.pendingEvents(for: [listener], limit: 10)
             try await transaction.recordHandled(consumer: "rls-test", eventId: pending[0].eventId)
             try await transaction.recordDeliveryFailure(consumer: "rls-test", event: pending[1], attempts: 1, nextAttemptAt: now, error: "test")
             try await transaction.recordDeadLetter(consumer: "rls-dead", event: pending[1], attempts: 6, error: "test")

@@ -6,8 +6,11 @@
 -- Per transaction: 1 session claimed FOR UPDATE; 1 submissions row; 30 submission_items rows updated (the
 -- answers were inserted while the session ran; finalising links them); 1 submission_subjects row;
 -- 1 delivery_sessions row updated (closed); 3 ledger_events rows, each with its ledger_seal_queue row
--- (submission.finalised, finding.detected twice); 3 outbox rows, each with its event_dispatch_queue row
--- (assessment.submission.finalised.v1, assessment.finding.detected.v1 twice).
+-- (submission.finalised, finding.detected twice); 3 outbox rows (assessment.submission.finalised.v1,
+-- assessment.finding.detected.v1 twice). No event_dispatch_queue rows: no listener of the default server
+-- wants assessment events (`Transaction.publish` queues only what a listener named). The submission keeps
+-- its snapshot's frame (policy, org unit, assignment) and the hash of the frozen content it shares with
+-- its assignment, as a finalisation since migration 0014 does.
 --
 -- pgbench reads `:name` as a variable even inside a string literal, so a JSON value that is not a string
 -- follows its colon after a space (`"findingCount": 2`), and times come from `baseline.rfc3339`.
@@ -24,7 +27,7 @@ SELECT s.id AS session_id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operat
        'sub_' || substr(s.id, 5) AS submission_id,
        'sbj_' || substr(s.assignment_id, 5) AS subject_id,
        encode(sha256(convert_to(a.id, 'UTF8')), 'hex') AS snapshot_hash,
-       encode(sha256(convert_to(a.evaluation_id, 'UTF8')), 'hex') AS content_hash,
+       a.content_hash,
        baseline.rfc3339(now()) AS submitted_at
 FROM baseline.delivery_sessions s JOIN baseline.assignments a ON a.id = s.assignment_id
 WHERE s.id = (SELECT baseline.seeded_id('att', nextval('baseline.session_claims')))
@@ -34,11 +37,12 @@ FOR UPDATE OF s \gset
 
 INSERT INTO baseline.submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
                                   operator_id, batch_id, cohort, lifecycle_status, outcome, approval_status, raw_score, max_score,
-                                  scaled_score, result, snapshot, snapshot_hash, subjects, context, started_at, submitted_at, replaces)
+                                  scaled_score, result, snapshot, snapshot_hash, content_hash, subjects, context, started_at, submitted_at,
+                                  replaces)
 VALUES (:submission_id, :tenant_id, :org_unit_id, :session_id, :assignment_id, :evaluation_id, :evaluation_version, 'observation',
         :operator_id, :batch_id, :cohort, 'completed', 'fail', 'pending_review', 28, 30, 0.9333333333333333,
         (SELECT body FROM baseline.fixtures WHERE name = 'result')::jsonb,
-        (SELECT body FROM baseline.fixtures WHERE name = 'snapshot')::jsonb, :snapshot_hash,
+        (SELECT body FROM baseline.fixtures WHERE name = 'frame')::jsonb, :snapshot_hash, :content_hash,
         format('[{"role":"primary","subjectId":"%s"}]', :subject_id::text)::jsonb,
         (SELECT body FROM baseline.fixtures WHERE name = 'context')::jsonb,
         :started_at, :submitted_at, NULL);
@@ -154,62 +158,48 @@ SELECT id, tenant_id, org_unit_id FROM appended;
 -- MARK: publish, once per event
 
 -- assessment.submission.finalised.v1: the envelope exactly as it goes on the wire.
-WITH next AS (SELECT nextval('baseline.event_sequence') AS sequence),
-written AS (
-    INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-    SELECT 'evt_' || :event_serial::text || '50', sequence, :tenant_id, :org_unit_id, 'assessment.submission.finalised.v1',
-           :session_id, :submitted_at,
-           format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"assignmentId":"%s","attemptId":"%s",'
-                  '"evaluationId":"%s","evaluationVersion": %s,"finalisedAt":"%s","findingCount": 2,"kind":"observation",'
-                  '"orgUnitId":"%s","outcome":"fail","reviewStatus":"pending_review","subjectIds":["%s"],"submissionId":"%s",'
-                  '"tenantId":"%s","userId":"%s"},"schemaUri":"schemas://assessment/submission/finalised/v1",'
-                  '"subject":"assessment.submission.finalised.v1","tenantId":"%s"}',
-                  'evt_' || :event_serial::text || '50', :submitted_at::text, :session_id::text, :assignment_id::text,
-                  :session_id::text, :evaluation_id::text, :evaluation_version::text, :submitted_at::text, :org_unit_id::text,
-                  :subject_id::text, :submission_id::text, :tenant_id::text, :operator_id::text, :tenant_id::text)
-    FROM next)
-INSERT INTO baseline.event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-SELECT 'evt_' || :event_serial::text || '50', :tenant_id, 'outbox', 'assessment.submission.finalised.v1', sequence FROM next;
+INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+SELECT 'evt_' || :event_serial::text || '50', sequence, :tenant_id, :org_unit_id, 'assessment.submission.finalised.v1',
+       :session_id, :submitted_at,
+       format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"assignmentId":"%s","attemptId":"%s",'
+              '"evaluationId":"%s","evaluationVersion": %s,"finalisedAt":"%s","findingCount": 2,"kind":"observation",'
+              '"orgUnitId":"%s","outcome":"fail","reviewStatus":"pending_review","subjectIds":["%s"],"submissionId":"%s",'
+              '"tenantId":"%s","userId":"%s"},"schemaUri":"schemas://assessment/submission/finalised/v1",'
+              '"subject":"assessment.submission.finalised.v1","tenantId":"%s"}',
+              'evt_' || :event_serial::text || '50', :submitted_at::text, :session_id::text, :assignment_id::text,
+              :session_id::text, :evaluation_id::text, :evaluation_version::text, :submitted_at::text, :org_unit_id::text,
+              :subject_id::text, :submission_id::text, :tenant_id::text, :operator_id::text, :tenant_id::text)
+FROM (SELECT nextval('baseline.event_sequence') AS sequence) AS next;
 
 -- assessment.finding.detected.v1, once per finding.
 \set finding_item 8
-WITH next AS (SELECT nextval('baseline.event_sequence') AS sequence),
-written AS (
-    INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-    SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, sequence, :tenant_id, :org_unit_id,
-           'assessment.finding.detected.v1', :session_id, :submitted_at,
-           format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"attemptId":"%s","cause":"finalisation",'
-                  '"detectedAt":"%s","itemId":"%s","optionId":"%s","questionId":"%s","severity":"%s","subjectIds":["%s"],'
-                  '"submissionId":"%s","tenantId":"%s"},"schemaUri":"schemas://assessment/finding/detected/v1",'
-                  '"subject":"assessment.finding.detected.v1","tenantId":"%s"}',
-                  'evt_' || :event_serial::text || (50 + :finding_item)::text, :submitted_at::text, :session_id::text,
-                  :session_id::text, :submitted_at::text, baseline.seeded_id('itm', :finding_item),
-                  CASE baseline.finding_severity(:finding_item) WHEN 'major' THEN 'opt_4' ELSE 'opt_3' END,
-                  baseline.seeded_id('qst', :finding_item), baseline.finding_severity(:finding_item), :subject_id::text,
-                  :submission_id::text, :tenant_id::text, :tenant_id::text)
-    FROM next)
-INSERT INTO baseline.event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, :tenant_id, 'outbox', 'assessment.finding.detected.v1', sequence
-FROM next;
+INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, sequence, :tenant_id, :org_unit_id,
+       'assessment.finding.detected.v1', :session_id, :submitted_at,
+       format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"attemptId":"%s","cause":"finalisation",'
+              '"detectedAt":"%s","itemId":"%s","optionId":"%s","questionId":"%s","severity":"%s","subjectIds":["%s"],'
+              '"submissionId":"%s","tenantId":"%s"},"schemaUri":"schemas://assessment/finding/detected/v1",'
+              '"subject":"assessment.finding.detected.v1","tenantId":"%s"}',
+              'evt_' || :event_serial::text || (50 + :finding_item)::text, :submitted_at::text, :session_id::text,
+              :session_id::text, :submitted_at::text, baseline.seeded_id('itm', :finding_item),
+              CASE baseline.finding_severity(:finding_item) WHEN 'major' THEN 'opt_4' ELSE 'opt_3' END,
+              baseline.seeded_id('qst', :finding_item), baseline.finding_severity(:finding_item), :subject_id::text,
+              :submission_id::text, :tenant_id::text, :tenant_id::text)
+FROM (SELECT nextval('baseline.event_sequence') AS sequence) AS next;
 
 \set finding_item 23
-WITH next AS (SELECT nextval('baseline.event_sequence') AS sequence),
-written AS (
-    INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-    SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, sequence, :tenant_id, :org_unit_id,
-           'assessment.finding.detected.v1', :session_id, :submitted_at,
-           format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"attemptId":"%s","cause":"finalisation",'
-                  '"detectedAt":"%s","itemId":"%s","optionId":"%s","questionId":"%s","severity":"%s","subjectIds":["%s"],'
-                  '"submissionId":"%s","tenantId":"%s"},"schemaUri":"schemas://assessment/finding/detected/v1",'
-                  '"subject":"assessment.finding.detected.v1","tenantId":"%s"}',
-                  'evt_' || :event_serial::text || (50 + :finding_item)::text, :submitted_at::text, :session_id::text,
-                  :session_id::text, :submitted_at::text, baseline.seeded_id('itm', :finding_item),
-                  CASE baseline.finding_severity(:finding_item) WHEN 'major' THEN 'opt_4' ELSE 'opt_3' END,
-                  baseline.seeded_id('qst', :finding_item), baseline.finding_severity(:finding_item), :subject_id::text,
-                  :submission_id::text, :tenant_id::text, :tenant_id::text)
-    FROM next)
-INSERT INTO baseline.event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, :tenant_id, 'outbox', 'assessment.finding.detected.v1', sequence
-FROM next;
+INSERT INTO baseline.outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+SELECT 'evt_' || :event_serial::text || (50 + :finding_item)::text, sequence, :tenant_id, :org_unit_id,
+       'assessment.finding.detected.v1', :session_id, :submitted_at,
+       format('{"eventId":"%s","occurredAt":"%s","partitionKey":"%s","payload":{"attemptId":"%s","cause":"finalisation",'
+              '"detectedAt":"%s","itemId":"%s","optionId":"%s","questionId":"%s","severity":"%s","subjectIds":["%s"],'
+              '"submissionId":"%s","tenantId":"%s"},"schemaUri":"schemas://assessment/finding/detected/v1",'
+              '"subject":"assessment.finding.detected.v1","tenantId":"%s"}',
+              'evt_' || :event_serial::text || (50 + :finding_item)::text, :submitted_at::text, :session_id::text,
+              :session_id::text, :submitted_at::text, baseline.seeded_id('itm', :finding_item),
+              CASE baseline.finding_severity(:finding_item) WHEN 'major' THEN 'opt_4' ELSE 'opt_3' END,
+              baseline.seeded_id('qst', :finding_item), baseline.finding_severity(:finding_item), :subject_id::text,
+              :submission_id::text, :tenant_id::text, :tenant_id::text)
+FROM (SELECT nextval('baseline.event_sequence') AS sequence) AS next;
 
 COMMIT;

@@ -7,8 +7,8 @@
 -- change them (0008 `rework_of`, `replaces` and their indexes; 0009 `submissions_by_replaced`):
 --   0001 tenants; 0002 ledger_events, ledger_seal_queue; 0006 subjects; 0007 assignments,
 --   delivery_sessions, submissions, submission_items, submission_subjects; 0013 event_sequence, outbox,
---   event_dispatch_queue.
--- tenants, subjects and assignments are here only because the written rows' foreign keys check them: each
+--   event_dispatch_queue; 0014 frozen_contents (assignments and submissions name their content by hash).
+-- tenants, subjects, frozen_contents and assignments are here only because the written rows' foreign keys check them: each
 -- check reads the parent and takes a key-share lock on it, which is part of what these writes cost.
 --
 -- Deliberately left out:
@@ -93,6 +93,15 @@ CREATE INDEX subjects_by_org_unit ON subjects (tenant_id, org_unit_id, id);
 CREATE INDEX subjects_by_type ON subjects (tenant_id, subject_type, id);
 CREATE INDEX subjects_by_tag ON subjects USING gin (tags);
 
+CREATE TABLE frozen_contents (
+    tenant_id     text NOT NULL REFERENCES tenants (id),
+    content_hash  text NOT NULL CHECK (content_hash ~ '^[0-9a-f]{64}$'),
+    content       text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, content_hash),
+    CHECK (encode(sha256(convert_to(content, 'UTF8')), 'hex') = content_hash)
+);
+
 CREATE TABLE assignments (
     id                  text PRIMARY KEY CHECK (id ~ '^asg_[0-9A-HJKMNP-TV-Z]{26}$'),
     tenant_id           text NOT NULL REFERENCES tenants (id),
@@ -108,13 +117,14 @@ CREATE TABLE assignments (
     batch_id            text CHECK (batch_id ~ '^bat_[0-9A-HJKMNP-TV-Z]{26}$'),
     overrides           jsonb NOT NULL,
     policy              jsonb NOT NULL,
-    content             jsonb NOT NULL,
+    content_hash        text NOT NULL,
     available_from      timestamptz,
     available_until     timestamptz,
     created_by          text NOT NULL,
     created_at          timestamptz NOT NULL,
     withdrawn_at        timestamptz,
     UNIQUE (tenant_id, id),
+    FOREIGN KEY (tenant_id, content_hash) REFERENCES frozen_contents (tenant_id, content_hash),
     CHECK (num_nonnulls(target_user_id, target_group_id, target_email) = 1)
 );
 
@@ -166,6 +176,7 @@ CREATE TABLE submissions (
     result              jsonb NOT NULL,
     snapshot            jsonb NOT NULL,
     snapshot_hash       text NOT NULL CHECK (snapshot_hash ~ '^[0-9a-f]{64}$'),
+    content_hash        text,
     subjects            jsonb NOT NULL,
     context             jsonb,
     started_at          timestamptz NOT NULL,
@@ -177,7 +188,8 @@ CREATE TABLE submissions (
     UNIQUE (tenant_id, id),
     FOREIGN KEY (tenant_id, session_id) REFERENCES delivery_sessions (tenant_id, id),
     FOREIGN KEY (tenant_id, assignment_id) REFERENCES assignments (tenant_id, id),
-    FOREIGN KEY (tenant_id, replaces) REFERENCES submissions (tenant_id, id)
+    FOREIGN KEY (tenant_id, replaces) REFERENCES submissions (tenant_id, id),
+    FOREIGN KEY (tenant_id, content_hash) REFERENCES frozen_contents (tenant_id, content_hash)
 );
 
 CREATE INDEX submissions_by_assignment ON submissions (tenant_id, assignment_id);
@@ -289,9 +301,9 @@ CREATE FUNCTION prose(seed integer, words integer) RETURNS text
                        'adequate', 'task', 'chemicals', 'stored', 'labelled', 'cabinets']) AS words(vocabulary)
     $$;
 
--- Payloads written whole by every finalisation: the frozen snapshot (the evaluation version with its 30
--- question versions and the effective policy, ~50 kB of JSON, TOASTed and compressed as in Evalium), the
--- score result, the submitted context. They are kept as text and cast to jsonb in the script, so PostgreSQL
+-- Payloads written whole by every finalisation: the snapshot's frame (the effective policy, the org unit
+-- and the assignment link; the evaluation version with its 30 question versions, ~50 kB of JSON, is the
+-- frozen content the assignment already stored, named by its hash), the score result, the submitted context. They are kept as text and cast to jsonb in the script, so PostgreSQL
 -- parses them on every insert as it parses the text Evalium binds; the text is compact, without nulls,
 -- as Swift's encoder writes it.
 CREATE TABLE fixtures (
@@ -355,6 +367,11 @@ SELECT 'snapshot', compact_json(jsonb_build_object(
     'assignment', jsonb_build_object('assignmentId', seeded_id('asg', 1), 'cohort', '2025-Q1', 'batchId', seeded_id('bat', 1))));
 
 INSERT INTO fixtures (name, body)
+SELECT 'frame', compact_json(jsonb_build_object(
+    'policy', snapshot::jsonb -> 'policy', 'orgUnitId', snapshot::jsonb -> 'orgUnitId', 'assignment', snapshot::jsonb -> 'assignment'))
+FROM (SELECT body AS snapshot FROM fixtures WHERE name = 'snapshot') AS fixture;
+
+INSERT INTO fixtures (name, body)
 SELECT 'result', compact_json(jsonb_build_object(
     'items', (SELECT jsonb_agg(jsonb_build_object(
                   'itemId', seeded_id('itm', i), 'questionId', seeded_id('qst', i), 'kind', 'rubric',
@@ -387,13 +404,19 @@ SELECT seeded_id('sbj', a), seeded_id('tnt', (a + 9) / 10), seeded_id('org', (a 
        'SITE-' || lpad(a::text, 4, '0'), 'active', ARRAY['warehouse'], now() - interval '300 days', now() - interval '30 days'
 FROM generate_series(1, 100) AS a;
 
+-- Each tenant's assignments share one frozen content: the evaluation version and its questions.
+INSERT INTO frozen_contents (tenant_id, content_hash, content)
+SELECT seeded_id('tnt', t), encode(sha256(convert_to(content, 'UTF8')), 'hex'), content
+FROM generate_series(1, 10) AS t,
+     (SELECT compact_json(jsonb_build_object('evaluation', body::jsonb -> 'evaluation', 'questions', body::jsonb -> 'questions')) AS content
+      FROM fixtures WHERE name = 'snapshot') AS fixture;
+
 INSERT INTO assignments (id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, target_group_id, status, cohort,
-                         batch_id, overrides, policy, content, created_by, created_at)
+                         batch_id, overrides, policy, content_hash, created_by, created_at)
 SELECT seeded_id('asg', a), seeded_id('tnt', (a + 9) / 10), seeded_id('org', (a + 9) / 10), seeded_id('evl', (a + 9) / 10), 4,
        'observation', seeded_id('grp', a), 'active', '2025-Q1', seeded_id('bat', a), '{}',
        (SELECT body::jsonb FROM fixtures WHERE name = 'policy'),
-       (SELECT jsonb_build_object('evaluation', s.body::jsonb -> 'evaluation', 'questions', s.body::jsonb -> 'questions')
-        FROM fixtures s WHERE s.name = 'snapshot'),
+       (SELECT f.content_hash FROM frozen_contents f WHERE f.tenant_id = seeded_id('tnt', (a + 9) / 10)),
        seeded_id('usr', 900001), now() - interval '60 days'
 FROM generate_series(1, 100) AS a;
 

@@ -61,12 +61,17 @@ extension Transaction {
     /// caller's transaction: they are published if and only if the state change they report commits, and in
     /// the order given. Without `RETURNING`: a writer scoped to an org unit may write outbox rows but not read
     /// them back.
+    ///
+    /// Only the events some listener ever named (in `event_consumers`) are queued for dispatch: most events
+    /// go to the bus alone, and a queue full of events no listener wants made every dispatcher's look at it
+    /// cost milliseconds. A listener named for the first time hears the events from then on; older ones
+    /// reach it by a replay.
     public func publish(_ events: [OutboxEvent?]) async throws {
         let events = events.compactMap { $0 }
         guard !events.isEmpty else { return }
         let envelopes = events.map(\.envelope)
         let bytes = try envelopes.map { String(decoding: try $0.wireBytes(), as: UTF8.self) }
-        try await run(
+        let rows = try await run(
             """
             WITH given AS (
                 SELECT * FROM unnest(\(envelopes.map(\.eventId))::text[], \(envelopes.map(\.tenantId.rawValue))::text[],
@@ -79,11 +84,17 @@ extension Transaction {
             written AS (
                 INSERT INTO outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
                 SELECT event_id, sequence, tenant_id, NULLIF(org_unit_id, ''), subject, partition_key, occurred_at, envelope
-                FROM numbered)
-            INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-            SELECT event_id, tenant_id, 'outbox', subject, sequence FROM numbered
+                FROM numbered),
+            wanted AS MATERIALIZED (
+                SELECT * FROM numbered
+                WHERE EXISTS (SELECT 1 FROM event_consumers c, unnest(c.subjects) AS prefix WHERE starts_with(numbered.subject, prefix))),
+            queued AS (
+                INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
+                SELECT event_id, tenant_id, 'outbox', subject, sequence FROM wanted)
+            SELECT count(*)::int FROM wanted
             """)
         effects.noteEventPublished()
+        for try await queued in rows.decode(Int.self) where queued > 0 { effects.noteEventQueued() }
     }
 
     public func publish(_ event: OutboxEvent) async throws {
@@ -106,7 +117,7 @@ extension Transaction {
                 SELECT event_id, tenant_id, 'inbound', subject, sequence FROM received RETURNING 1)
             SELECT count(*)::int FROM queued
             """)
-        effects.noteEventPublished()
+        effects.noteEventQueued()
         for try await count in rows.decode(Int.self) { return count == 1 }
         return false
     }
@@ -277,7 +288,7 @@ extension Transaction {
                 RETURNING 1)
             SELECT count(*)::int FROM replayed
             """)
-        effects.noteEventPublished()
+        effects.noteEventQueued()
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }

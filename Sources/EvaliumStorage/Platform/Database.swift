@@ -87,10 +87,8 @@ public final class Database: Sendable {
             }
         }
         if effects.appendedLedgerEvents { ledgerAppends.notify() }
-        if effects.publishedEvents {
-            eventsToDispatch.notify()
-            eventsToRelay.notify()
-        }
+        if effects.queuedEvents { eventsToDispatch.notify() }
+        if effects.publishedEvents { eventsToRelay.notify() }
         return result
     }
 
@@ -131,10 +129,15 @@ extension DatabaseEndpoint.TLSMode {
 final class TransactionEffects: Sendable {
     private let ledgerAppended = Mutex(false)
     private let eventPublished = Mutex(false)
+    private let eventQueued = Mutex(false)
     func noteLedgerAppend() { ledgerAppended.withLock { $0 = true } }
+    /// Something for the relay: an outbox row or a dead letter to send to the bus.
     func noteEventPublished() { eventPublished.withLock { $0 = true } }
+    /// Something for the dispatcher: an event in the queue for a listener.
+    func noteEventQueued() { eventQueued.withLock { $0 = true } }
     var appendedLedgerEvents: Bool { ledgerAppended.withLock { $0 } }
     var publishedEvents: Bool { eventPublished.withLock { $0 } }
+    var queuedEvents: Bool { eventQueued.withLock { $0 } }
 }
 
 /// Tells a worker (the ledger sealer, the event dispatcher) that work was committed since it last looked.
