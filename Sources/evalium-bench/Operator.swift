@@ -1,5 +1,6 @@
 import EvaliumCore
 import Foundation
+import NIOCore
 import NIOHTTP1
 
 /// One simulated person's steps through the API, each timed into `recorder` under its route.
@@ -53,9 +54,13 @@ struct Operator: Sendable {
     func submit(_ session: String) async throws -> String {
         let submitted = try await api.send(
             .POST, "/v1/sessions/\(session)/submit", route: "/v1/sessions/{id}/submit", token: tenant.adminToken,
-            idempotencyKey: ULID().text, recorder: recorder).body
-        guard let submission = submitted["id"]?.stringValue else { throw SeedFailed("no submission in \(submitted)") }
-        return submission
+            idempotencyKey: ULID().text, recorder: recorder)
+        // Only the id: the answer is the whole submission with its form, and the driver shares the cores.
+        struct Created: Decodable { var id: String }
+        guard let created = try? JSONDecoder().decode(Created.self, from: Data(submitted.bytes.readableBytesView)) else {
+            throw SeedFailed("no submission in \(String(buffer: submitted.bytes).prefix(300))")
+        }
+        return created.id
     }
 
     /// A reader's look at a submission: the server appends its `submission.viewed` ledger event.

@@ -34,6 +34,22 @@ struct IdentifierAndTimeTests {
         #expect(RFC3339.parse("yesterday") == nil)
     }
 
+    @Test("times print as Foundation's ISO 8601 style prints their whole seconds, with the milliseconds, from 1600 to 9999")
+    func timesMatchFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        let wholeSeconds = Date.ISO8601FormatStyle(timeZone: .gmt)
+        let edges: [Int64] = [0, -1, 1, 999, -999, 951_782_400_000, 4_107_542_399_999, -11_676_096_000_000, 253_402_300_799_999]
+        let random = (0..<20_000).map { _ in Int64.random(in: -11_676_096_000_000...253_402_300_799_999, using: &generator) }
+        for milliseconds in edges + random {
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+            let fraction = milliseconds - seconds * 1000
+            let expected = Date(timeIntervalSince1970: Double(seconds)).formatted(wholeSeconds).dropLast() + "." + String(1000 + fraction).dropFirst() + "Z"
+            #expect(date.rfc3339 == expected, "\(milliseconds)")
+            #expect(RFC3339.parse(date.rfc3339) == date)
+        }
+    }
+
     @Test("ledger cursors round-trip and reject anything else")
     func cursors() {
         let cursor = LedgerCursor(occurredAt: ServerClock.now(), eventId: .generate())

@@ -33,6 +33,22 @@ struct IdempotencyTests {
         }
     }
 
+    @Test("a retry answers what the first request answered, also where that is more than the record made (an asset's upload instructions)")
+    func replayIsTheFirstAnswer() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let body = #"{"contentType":"image/jpeg","byteSize":3,"sha256":"\#(EvidenceTests.sha256([1, 2, 3]))"}"#
+            let key = Self.key()
+            let first = try await client.send(.post, "/v1/assets", json: body, as: tenant.admin, headers: key)
+            #expect(first.status == .created)
+            #expect(try first.json()["upload"]?["url"]?.stringValue != nil, "\(first.text)")
+            let retry = try await client.send(.post, "/v1/assets", json: body, as: tenant.admin, headers: key)
+            #expect(retry.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(retry.status == first.status)
+            #expect(retry.text == first.text, "the same bytes")
+        }
+    }
+
     @Test("the same key with a different request gets 422 and changes nothing")
     func differentRequest() async throws {
         try await TestEnvironment.withServer { client, _ in

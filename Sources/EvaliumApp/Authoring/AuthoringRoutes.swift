@@ -21,7 +21,7 @@ struct AuthoringRoutes {
     private func registerTaxonomies(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/taxonomies", requires: .authoringManage) { request, context, access in
             let input = try await decode(TaxonomyService.NewTaxonomy.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await taxonomies.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/taxonomies", requires: .authoringManage) { request, _, access in
@@ -34,25 +34,25 @@ struct AuthoringRoutes {
         router.on(.patch, "/v1/taxonomies/:taxonomyId", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("taxonomyId", context, as: TaxonomyID.self)
             let changes = try await decode(TaxonomyService.TaxonomyChanges.self, request)
-            return try JSONBody.response(try await taxonomies.update(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await taxonomies.update(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/taxonomies/:taxonomyId/tags", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("taxonomyId", context, as: TaxonomyID.self)
             let input = try await decode(TaxonomyService.NewTag.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await taxonomies.addTag(input, to: id, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.patch, "/v1/tags/:tagId", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("tagId", context, as: TagID.self)
             let changes = try await decode(TaxonomyService.TagChanges.self, request)
-            return try JSONBody.response(try await taxonomies.updateTag(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await taxonomies.updateTag(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
     }
 
     private func registerQuestions(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/questions", requires: .authoringManage) { request, context, access in
             let input = try await decode(QuestionService.NewQuestion.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await questions.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/questions", requires: .authoringManage) { request, _, access in
@@ -69,12 +69,12 @@ struct AuthoringRoutes {
         router.on(.patch, "/v1/questions/:questionId", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("questionId", context, as: QuestionID.self)
             let changes = try await decode(IdentityChanges.self, request)
-            return try JSONBody.response(try await questions.update(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await questions.update(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/questions/:questionId/versions", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("questionId", context, as: QuestionID.self)
             let input = try await decode(QuestionService.NewDraft.self, request, whenEmpty: .init())
-            return try JSONBody.response(
+            return try context.response(
                 try await questions.newDraft(id, input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/questions/:questionId/versions/:version", requires: .authoringManage) { request, context, access in
@@ -83,22 +83,22 @@ struct AuthoringRoutes {
         router.on(.put, "/v1/questions/:questionId/versions/:version", requires: .authoringManage) { request, context, access in
             let pin = try questionPin(request, context)
             let input = try await decode(QuestionService.DraftContent.self, request)
-            return try JSONBody.response(try await questions.updateDraft(pin, input, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await questions.updateDraft(pin, input, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/questions/:questionId/versions/:version/publish", requires: .authoringManage) { request, context, access in
             let pin = try questionPin(request, context)
-            return try JSONBody.response(try await questions.publish(pin, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await questions.publish(pin, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/questions/:questionId/versions/:version/archive", requires: .authoringManage) { request, context, access in
             let pin = try questionPin(request, context)
-            return try JSONBody.response(try await questions.archiveVersion(pin, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await questions.archiveVersion(pin, access: access, runner: context.write(database, status: .ok)))
         }
     }
 
     private func registerEvaluations(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/evaluations", requires: .authoringManage) { request, context, access in
             let input = try await decode(EvaluationService.NewEvaluation.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await evaluations.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/evaluations", requires: .authoringManage) { request, _, access in
@@ -115,7 +115,7 @@ struct AuthoringRoutes {
         router.on(.patch, "/v1/evaluations/:evaluationId", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("evaluationId", context, as: EvaluationID.self)
             let changes = try await decode(IdentityChanges.self, request)
-            return try JSONBody.response(try await evaluations.update(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await evaluations.update(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.get, "/v1/evaluations/:evaluationId/preview", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("evaluationId", context, as: EvaluationID.self)
@@ -124,7 +124,7 @@ struct AuthoringRoutes {
         router.on(.post, "/v1/evaluations/:evaluationId/versions", requires: .authoringManage) { request, context, access in
             let id = try request.pathId("evaluationId", context, as: EvaluationID.self)
             let input = try await decode(EvaluationService.NewDraft.self, request, whenEmpty: .init())
-            return try JSONBody.response(
+            return try context.response(
                 try await evaluations.newDraft(id, input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/evaluations/:evaluationId/versions/:version", requires: .authoringManage) { request, context, access in
@@ -134,7 +134,7 @@ struct AuthoringRoutes {
         router.on(.put, "/v1/evaluations/:evaluationId/versions/:version", requires: .authoringManage) { request, context, access in
             let (id, number) = try evaluationVersion(request, context)
             let input = try await decode(EvaluationService.DraftDefinition.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await evaluations.updateDraft(id, number, input, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.get, "/v1/evaluations/:evaluationId/versions/:version/preview", requires: .authoringManage) { request, context, access in
@@ -144,16 +144,16 @@ struct AuthoringRoutes {
         router.on(.post, "/v1/evaluations/:evaluationId/versions/:version/publish", requires: .authoringManage) { request, context, access in
             let (id, number) = try evaluationVersion(request, context)
             let options = try await decode(EvaluationService.PublishOptions.self, request, whenEmpty: .init())
-            return try JSONBody.response(
+            return try context.response(
                 try await evaluations.publish(id, number, options, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/evaluations/:evaluationId/versions/:version/activate", requires: .authoringManage) { request, context, access in
             let (id, number) = try evaluationVersion(request, context)
-            return try JSONBody.response(try await evaluations.activate(id, number, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await evaluations.activate(id, number, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/evaluations/:evaluationId/versions/:version/archive", requires: .authoringManage) { request, context, access in
             let (id, number) = try evaluationVersion(request, context)
-            return try JSONBody.response(
+            return try context.response(
                 try await evaluations.archiveVersion(id, number, access: access, runner: context.write(database, status: .ok)))
         }
     }

@@ -16,12 +16,12 @@ struct DeliveryRoutes {
     func register(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/assignments", requires: .assignmentsManage) { request, context, access in
             let input = try await decode(AssignmentService.NewAssignment.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await assignments.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.post, "/v1/assignments/batch", requires: .assignmentsManage) { request, context, access in
             let input = try await decode(AssignmentService.NewBatch.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await assignments.createBatch(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/assignments", requires: .assignmentsManage) { request, _, access in
@@ -33,7 +33,7 @@ struct DeliveryRoutes {
         }
         router.on(.post, "/v1/assignments/:assignmentId/withdraw", requires: .assignmentsManage) { request, context, access in
             let id = try request.pathId("assignmentId", context, as: AssignmentID.self)
-            return try JSONBody.response(try await assignments.withdraw(id, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await assignments.withdraw(id, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.get, "/v1/my/assignments", signedIn: { request, _, user in
             try JSONBody.response(try await assignments.mine(try filter(request), user: user), localizedFor: request)
@@ -44,7 +44,7 @@ struct DeliveryRoutes {
             let input = try await JSONBody.decodeStrictly(
                 DeliveryService.Launch.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
             let launched = try await delivery.launch(id, input, access: access, runner: context.write(database, status: .created))
-            return try JSONBody.response(launched.view, status: launched.responseStatus)
+            return try context.response(launched.view, status: launched.responseStatus)
         }
         router.on(.get, "/v1/sessions/:sessionId", requires: .sessionsExecute) { request, context, access in
             let id = try request.pathId("sessionId", context, as: AttemptID.self)
@@ -54,7 +54,7 @@ struct DeliveryRoutes {
             let id = try request.pathId("sessionId", context, as: AttemptID.self)
             let item = try request.pathId("itemId", context, as: ItemID.self)
             let input = try await decode(DeliveryService.ResponseInput.self, request)
-            return try JSONBody.response(try await delivery.record(id, item: item, input, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await delivery.record(id, item: item, input, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/sessions/:sessionId/events", requires: .sessionsExecute) { request, context, access in
             let id = try request.pathId("sessionId", context, as: AttemptID.self)
@@ -69,13 +69,13 @@ struct DeliveryRoutes {
             let finalised = try await delivery.submit(
                 id, input, access: access, verifyStepUp: { try await StepUp.require(access.user, request: request, tokens: tokens) },
                 runner: context.write(database, status: .created))
-            return try JSONBody.response(finalised.view, status: finalised.responseStatus)
+            return try context.response(finalised.view, status: finalised.responseStatus)
         }
 
         router.on(.post, "/v1/submissions/:submissionId/rework", requires: .sessionsExecute) { request, context, access in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             let launched = try await delivery.rework(id, access: access, runner: context.write(database, status: .created))
-            return try JSONBody.response(launched.view, status: launched.responseStatus)
+            return try context.response(launched.view, status: launched.responseStatus)
         }
         router.on(.get, "/v1/submissions", requires: .submissionsReview) { request, _, access in
             try JSONBody.response(try await submissions.list(try submissionFilter(request), access: access))
@@ -93,7 +93,7 @@ struct DeliveryRoutes {
         router.on(.post, "/v1/submissions/:submissionId/grades", requires: .submissionsReview) { request, context, access in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             let input = try await decode(SubmissionService.GradeInput.self, request)
-            return try JSONBody.response(try await submissions.grade(id, input, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await submissions.grade(id, input, access: access, runner: context.write(database, status: .ok)))
         }
     }
 
@@ -105,20 +105,20 @@ struct DeliveryRoutes {
                 let id = try request.pathId("submissionId", context, as: SubmissionID.self)
                 let decision = try await JSONBody.decodeStrictly(
                     ReviewService.Decision.self, from: request, limit: configuration.maxRequestBodyBytes, whenEmpty: .init())
-                return try JSONBody.response(try await review.decide(id, action, decision, access: access, runner: context.write(database, status: .ok)))
+                return try context.response(try await review.decide(id, action, decision, access: access, runner: context.write(database, status: .ok)))
             }
         }
         router.on(.post, "/v1/submissions/:submissionId/amendments", signedIn: { request, context, user in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             let input = try await decode(CorrectionService.AmendmentInput.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await corrections.amend(id, input, user: user, runner: context.write(database, status: .created)), status: .created)
         })
         router.on(.post, "/v1/submissions/:submissionId/void", requires: .submissionsVoid) { request, context, access in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             let input = try await decode(CorrectionService.VoidInput.self, request)
             let tokens = tokens
-            return try JSONBody.response(
+            return try context.response(
                 try await corrections.void(
                     id, input, access: access, stepUp: { try await StepUp.require(access.user, request: request, tokens: tokens) },
                     runner: context.write(database, status: .ok)))

@@ -329,17 +329,15 @@ struct DeliveryService: Sendable {
                 "requiredContext": .array(snapshot.policy.requiredContext.map { .string($0.rawValue) }), "satisfied": true,
             ])
         )
-        try await transaction.appendLedgerEvent(
-            DeliveryEvents.submission("submission.finalised", submission, actor: actor, payload: payload, verification: verification))
-        for finding in submission.result.findings {
-            try await transaction.appendLedgerEvent(DeliveryEvents.finding("finding.detected", finding, of: submission, actor: actor))
-        }
+        var events = [DeliveryEvents.submission("submission.finalised", submission, actor: actor, payload: payload, verification: verification)]
+        events += submission.result.findings.map { DeliveryEvents.finding("finding.detected", $0, of: submission, actor: actor) }
         if !submission.result.pendingItems.isEmpty {
-            try await transaction.appendLedgerEvent(
+            events.append(
                 DeliveryEvents.submission(
                     "submission.pending_human_review", submission, actor: actor,
                     payload: ["pendingItemIds": .array(submission.result.pendingItems.map { .string($0.rawValue) })]))
         }
+        try await transaction.appendLedgerEvents(events)
         let finalised = submission.submittedAt
         try await transaction.publish(
             [AssessmentEvents.submissionFinalised(submission, at: finalised)]

@@ -28,7 +28,7 @@ struct EventRoutes {
             guard let id = context.parameters.get("deadLetterId").flatMap(DeadLetterID.init) else {
                 throw Problem(.notFound, "no such dead letter (dead letter ids look like dlq_01HN…)")
             }
-            return try JSONBody.response(try await events.replay(id, of: tenant, runner: context.write(database, status: .ok)))
+            return try context.response(try await events.replay(id, of: tenant, runner: context.write(database, status: .ok)))
         })
         router.on(.post, "/v1/tenants/:tenantId/events/replay", platformOperator: { request, context in
             let tenant = try context.tenantIdParameter()
@@ -36,7 +36,7 @@ struct EventRoutes {
             if let sequence = input.fromSequence, sequence < 0 {
                 throw Problem(.validationFailed, "fromSequence cannot be negative", errors: [.init(pointer: "/fromSequence", detail: "at least 0")])
             }
-            return try JSONBody.response(
+            return try context.response(
                 try await events.replayEvents(of: tenant, fromSequence: input.fromSequence, since: input.since, runner: context.write(database, status: .ok)))
         })
     }

@@ -14,7 +14,7 @@ struct EvidenceRoutes {
     func register(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/assets", requires: .evidenceManage) { request, context, access in
             let input = try await decode(EvidenceService.NewAsset.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await evidence.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.put, "/v1/uploads/:assetId", public: { request, context in
@@ -23,7 +23,7 @@ struct EvidenceRoutes {
         })
         router.on(.post, "/v1/assets/:assetId/complete", signedIn: { request, context, user in
             let id = try request.pathId("assetId", context, as: AssetID.self)
-            return try JSONBody.response(try await evidence.complete(id, user: user, runner: context.write(database, status: .ok)))
+            return try context.response(try await evidence.complete(id, user: user, runner: context.write(database, status: .ok)))
         })
         router.on(.get, "/v1/assets/:assetId", signedIn: { request, context, user in
             let id = try request.pathId("assetId", context, as: AssetID.self)
@@ -36,14 +36,14 @@ struct EvidenceRoutes {
             let session = try request.pathId("sessionId", context, as: AttemptID.self)
             let item = try request.pathId("itemId", context, as: ItemID.self)
             let input = try await decode(EvidenceService.AttachInput.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await evidence.attach(session, item: item, input, access: access, runner: context.write(database, status: .created)),
                 status: .created)
         }
         router.on(.post, "/v1/assets/:assetId/decisions", requires: .submissionsReview) { request, context, access in
             let id = try request.pathId("assetId", context, as: AssetID.self)
             let input = try await decode(EvidenceService.DecisionInput.self, request)
-            return try JSONBody.response(try await evidence.decide(id, input, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await evidence.decide(id, input, access: access, runner: context.write(database, status: .ok)))
         }
     }
 

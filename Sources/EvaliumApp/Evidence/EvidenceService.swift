@@ -88,7 +88,9 @@ struct EvidenceService: Sendable {
         let problems = declaration.problems(maximumBytes: settings.maxUploadBytes)
         guard problems.isEmpty else { throw Problem(.validationFailed, "the asset declaration is not valid", errors: problems) }
         let now = ServerClock.now()
-        let asset = try await runner.run(access.scope) { transaction in
+        // The upload instructions are part of the unit of work's output, so a retry with the same
+        // Idempotency-Key answers them too, not the bare asset.
+        return try await runner.run(access.scope) { transaction in
             let orgUnit = try await placement(input, access: access, in: transaction)
             var declared = declaration
             declared.contentType = MediaType.normalized(declaration.contentType) ?? declaration.contentType
@@ -99,17 +101,16 @@ struct EvidenceService: Sendable {
             var payload = Self.facts(asset)
             payload["capture"] = try JSONValue(encoding: asset.capture)
             try await transaction.appendLedgerEvent(Self.event("asset.created", asset, actor: access.actor, payload: payload))
-            return asset
+            let expiresAt = now.addingTimeInterval(settings.uploadURLLifetime.seconds)
+            return CreatedAsset(
+                asset: asset,
+                upload: UploadInstructions(
+                    url: store.directUploadURL(asset.id, expiresAt: expiresAt) ?? urls.url(.upload, asset, by: access.user.userId, expiresAt: expiresAt),
+                    expiresAt: expiresAt,
+                    headers: ["Content-Type": asset.contentType]),
+                resumable: ResumableInstructions(
+                    endpoint: "\(urls.publicURL)/v1/tus", uploadMetadata: "assetId \(Data(asset.id.rawValue.utf8).base64EncodedString())"))
         }
-        let expiresAt = now.addingTimeInterval(settings.uploadURLLifetime.seconds)
-        return CreatedAsset(
-            asset: asset,
-            upload: UploadInstructions(
-                url: store.directUploadURL(asset.id, expiresAt: expiresAt) ?? urls.url(.upload, asset, by: access.user.userId, expiresAt: expiresAt),
-                expiresAt: expiresAt,
-                headers: ["Content-Type": asset.contentType]),
-            resumable: ResumableInstructions(
-                endpoint: "\(urls.publicURL)/v1/tus", uploadMetadata: "assetId \(Data(asset.id.rawValue.utf8).base64EncodedString())"))
     }
 
     /// Streams an upload into the store. The signed address is the credential; the bytes are refused the

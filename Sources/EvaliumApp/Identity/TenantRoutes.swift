@@ -42,7 +42,7 @@ struct TenantRoutes {
         if let user = created.admin, let link = created.adminSignInLink {
             outbox.enqueue(SignInService.signInMail(to: user, link: link))
         }
-        return try JSONBody.response(created, status: .created)
+        return try context.response(created, status: .created)
     }
 
     @Sendable func createOrgUnit(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -51,7 +51,7 @@ struct TenantRoutes {
         let unit = try await tenants.createOrgUnit(
             tenantId: tenantId, name: input.name, parentId: input.parentId, actor: .platformOperator,
             runner: context.write(database, status: .created))
-        return try JSONBody.response(unit, status: .created)
+        return try context.response(unit, status: .created)
     }
 }
 

@@ -19,6 +19,18 @@ struct IdempotentRequest: Sendable {
     let claim: IdempotencyClaim
     /// How long the stored response is replayed.
     let retention: Duration
+    /// The body the unit of work stored for the key, once it has.
+    let storedBody = StoredBody()
+}
+
+/// The JSON a unit of work stored for its idempotency key, kept for the request's own answer: the first
+/// answer is then the very bytes every replay sends, and a large view (a submission with its form) is
+/// encoded once instead of twice.
+final class StoredBody: Sendable {
+    private let bytes = Mutex<[UInt8]?>(nil)
+
+    func keep(_ body: [UInt8]) { bytes.withLock { $0 = body } }
+    var body: [UInt8]? { bytes.withLock { $0 } }
 }
 
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {

@@ -101,13 +101,14 @@ struct IdempotentWrite: UnitOfWorkRunner {
                 }
             }
             let output = try await work(transaction)
-            let body = try WireJSON.makeEncoder().encode(output)
+            let body = Array(try WireJSON.makeEncoder().encode(output))
             try await transaction.completeIdempotencyClaim(
                 request.claim,
                 response: StoredResponse(
                     status: ((output as? any DecidesResponseStatus)?.responseStatus ?? status).code, contentType: "application/json",
-                    location: nil, body: Array(body)),
+                    location: nil, body: body),
                 retention: request.retention)
+            request.storedBody.keep(body)
             return output
         }
     }
@@ -117,5 +118,12 @@ extension AppRequestContext {
     /// The runner for this request's durable write, answered with `status`.
     func write(_ database: Database, status: HTTPResponse.Status) -> IdempotentWrite {
         IdempotentWrite(database: database, request: idempotency, status: status)
+    }
+
+    /// The answer to a write: `output`, which must be what the request's unit of work returned, as the
+    /// bytes its idempotency key stored (encoded once), or encoded now when the request has no key.
+    func response(_ output: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        guard let body = idempotency?.storedBody.body else { return try JSONBody.response(output, status: status) }
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -15,7 +15,7 @@ struct PortalRoutes {
     func register(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/portal-links", requires: .portalLinksManage) { request, context, access in
             let input = try await JSONBody.decode(PortalLinkService.NewLink.self, from: request, limit: configuration.maxRequestBodyBytes)
-            return try JSONBody.response(
+            return try context.response(
                 try await links.create(input, by: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/portal-links", requires: .portalLinksManage) { request, _, access in
@@ -25,7 +25,7 @@ struct PortalRoutes {
         }
         router.on(.post, "/v1/portal-links/:linkId/revoke", requires: .portalLinksManage) { request, context, access in
             let id = try request.pathId("linkId", context, as: PortalLinkID.self)
-            return try JSONBody.response(try await links.revoke(id, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await links.revoke(id, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/portal/sessions", public: { request, _ in
             let input = try await JSONBody.decode(OpenRequest.self, from: request, limit: configuration.maxRequestBodyBytes)

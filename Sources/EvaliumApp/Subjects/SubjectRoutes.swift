@@ -16,7 +16,7 @@ struct SubjectRoutes {
     func register(on router: Router<AppRequestContext>) {
         router.on(.post, "/v1/subjects", requires: .subjectsManage) { request, context, access in
             let input = try await decode(SubjectService.NewSubject.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await subjects.create(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/subjects", requires: .subjectsManage) { request, _, access in
@@ -29,13 +29,13 @@ struct SubjectRoutes {
         router.on(.patch, "/v1/subjects/:subjectId", requires: .subjectsManage) { request, context, access in
             let id = try request.pathId("subjectId", context, as: SubjectID.self)
             let changes = try await decode(SubjectService.SubjectChanges.self, request)
-            return try JSONBody.response(try await subjects.update(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await subjects.update(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
 
         router.on(.post, "/v1/subject-imports", requires: .subjectsManage) { request, context, access in
             let orgUnit = try request.query("orgUnitId", { OrgUnitID($0) })
             let file = try SubjectImportFile.read(try await csv(request))
-            return try JSONBody.response(
+            return try context.response(
                 try await imports.preview(file, orgUnitId: orgUnit, access: access, runner: context.write(database, status: .created)),
                 status: .created)
         }
@@ -44,7 +44,7 @@ struct SubjectRoutes {
         }
         router.on(.post, "/v1/subject-imports/:importId/commit", requires: .subjectsManage) { request, context, access in
             let id = try request.pathId("importId", context, as: SubjectImportID.self)
-            return try JSONBody.response(try await imports.commit(id, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await imports.commit(id, access: access, runner: context.write(database, status: .ok)))
         }
     }
 

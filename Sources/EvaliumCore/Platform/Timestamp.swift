@@ -14,13 +14,54 @@ extension Date {
     /// UTC RFC 3339 with exactly three fractional digits, e.g. `2026-11-22T05:41:00.123Z`.
     ///
     /// Built from whole milliseconds rather than with a format style, which truncates: a time held as
-    /// …​.12299999 would print as .122 and no longer match the value it was hashed from.
+    /// …​.12299999 would print as .122 and no longer match the value it was hashed from. And built by
+    /// arithmetic on the proleptic Gregorian calendar (H. Hinnant's `civil_from_days`), because every
+    /// response and ledger event carries times: the format style and `String(format:)` were 4 % of the
+    /// server's time encoding a submission.
     public var rfc3339: String {
         let milliseconds = Int64((timeIntervalSince1970 * 1000).rounded())
-        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
-        let wholeSeconds = Date(timeIntervalSince1970: TimeInterval(fraction < 0 ? seconds - 1 : seconds))
-        let base = wholeSeconds.formatted(RFC3339.styleWithoutFraction).dropLast()  // drop the "Z"
-        return "\(base).\(String(format: "%03lld", (fraction + 1000) % 1000))Z"
+        let days = milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
+        let ofDay = milliseconds - days * 86_400_000
+        let (year, month, day) = Self.civil(fromDays: days)
+        var text = [UInt8]()
+        text.reserveCapacity(24)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        if year < 0 { text.append(UInt8(ascii: "-")) }
+        digits(abs(year), max(4, String(abs(year)).count))
+        text.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        text.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        text.append(UInt8(ascii: "T"))
+        digits(ofDay / 3_600_000, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(ofDay / 60_000 % 60, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(ofDay / 1000 % 60, 2)
+        text.append(UInt8(ascii: "."))
+        digits(ofDay % 1000, 3)
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Year, month and day of the proleptic Gregorian calendar `days` after 1970-01-01.
+    private static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468  // days since 0000-03-01
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

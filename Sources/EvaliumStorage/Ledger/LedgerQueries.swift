@@ -4,19 +4,28 @@ import NIOCore
 import PostgresNIO
 
 extension Transaction {
-    /// Appends one event to the execution ledger inside this transaction: the single way anything is
-    /// written to `ledger_events`. The event commits or rolls back with the caller's own writes.
+    /// Appends one event to the execution ledger inside this transaction: with `appendLedgerEvents`, the
+    /// single way anything is written to `ledger_events`. The event commits or rolls back with the caller's
+    /// own writes.
     ///
     /// No lock is taken: the event is queued for the sealer, which gives it its sequence number and
     /// chain hash moments after commit.
     @discardableResult
     public func appendLedgerEvent(_ draft: LedgerEventDraft) async throws -> LedgerEvent {
+        try await appendLedgerEvents([draft])[0]
+    }
+
+    /// Appends `drafts` in this order, in one round trip (a finalisation appends one event per finding).
+    @discardableResult
+    public func appendLedgerEvents(_ drafts: [LedgerEventDraft]) async throws -> [LedgerEvent] {
+        guard !drafts.isEmpty else { return [] }
         let tenantId = try requireTenant()
-        // One clock reading for id and time, so id order, time order and sealing order agree.
+        // One clock reading for ids and time, so id order, time order and sealing order agree.
         let now = ServerClock.now()
-        let event = LedgerEvent(id: .generate(at: now), tenantId: tenantId, occurredAt: now, draft: draft)
-        let canonicalBytes = try event.canonicalBytes()
-        let leafHash = LedgerHash.leaf(canonicalBytes: canonicalBytes)
+        let events = drafts.map { LedgerEvent(id: .generate(at: now), tenantId: tenantId, occurredAt: now, draft: $0) }
+        let canonicalBytes = try events.map { try $0.canonicalBytes() }
+        // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
+        func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
         try await run(
             """
             WITH appended AS (
@@ -24,19 +33,29 @@ extension Transaction {
                     id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
                     occurred_at, client_occurred_at, payload, context_metadata, verification_level,
                     verification_outcome, idempotency_key, canonical_bytes, leaf_hash)
-                VALUES (
-                    \(event.id.rawValue), \(tenantId.rawValue), \(draft.orgUnitId?.rawValue), \(draft.eventType.rawValue),
-                    \(draft.aggregateType), \(draft.aggregateId), \(draft.actor.kind.rawValue), \(draft.actor.id),
-                    \(MillisecondTimestamp(event.occurredAt)), \(draft.clientOccurredAt.map(MillisecondTimestamp.init)), \(try jsonText(draft.payload))::jsonb,
-                    \(try jsonText(draft.contextMetadata))::jsonb, \(draft.verificationLevel?.rawValue),
-                    \(try draft.verificationOutcome.map(jsonText))::jsonb, \(draft.idempotencyKey),
-                    \(ByteBuffer(bytes: canonicalBytes)), \(ByteBuffer(bytes: leafHash)))
+                SELECT id, \(tenantId.rawValue), NULLIF(org_unit_id, ''), event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
+                       \(MillisecondTimestamp(now)), NULLIF(client_occurred_at, '')::timestamptz, payload::jsonb, context_metadata::jsonb,
+                       NULLIF(verification_level, ''), NULLIF(verification_outcome, '')::jsonb, NULLIF(idempotency_key, ''),
+                       canonical_bytes, leaf_hash
+                FROM unnest(\(events.map(\.id.rawValue))::text[], \(text(drafts.map { $0.orgUnitId?.rawValue }))::text[],
+                            \(drafts.map(\.eventType.rawValue))::text[], \(drafts.map(\.aggregateType))::text[], \(drafts.map(\.aggregateId))::text[],
+                            \(drafts.map(\.actor.kind.rawValue))::text[], \(drafts.map(\.actor.id))::text[],
+                            \(text(drafts.map { $0.clientOccurredAt?.rfc3339 }))::text[],
+                            \(try drafts.map { try jsonText($0.payload) })::text[], \(try drafts.map { try jsonText($0.contextMetadata) })::text[],
+                            \(text(drafts.map { $0.verificationLevel?.rawValue }))::text[],
+                            \(text(try drafts.map { try $0.verificationOutcome.map(jsonText) }))::text[], \(text(drafts.map(\.idempotencyKey)))::text[],
+                            \(canonicalBytes.map { ByteBuffer(bytes: $0) })::bytea[],
+                            \(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })::bytea[])
+                     WITH ORDINALITY AS e(id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id, client_occurred_at,
+                                          payload, context_metadata, verification_level, verification_outcome, idempotency_key,
+                                          canonical_bytes, leaf_hash, position)
+                ORDER BY position
                 RETURNING id, tenant_id, org_unit_id)
             INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
             SELECT id, tenant_id, org_unit_id FROM appended
             """)
         effects.noteLedgerAppend()
-        return event
+        return events
     }
 
     /// Events visible in this scope, oldest first, optionally for one aggregate, after a cursor.

@@ -41,7 +41,7 @@ struct PeopleRoutes {
 
         router.on(.post, "/v1/users", requires: .usersManage) { request, context, access in
             let input = try await decode(PeopleService.NewUser.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.createUser(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/users", requires: .usersManage) { request, _, access in
@@ -58,7 +58,7 @@ struct PeopleRoutes {
         router.on(.patch, "/v1/users/:userId", requires: .usersManage) { request, context, access in
             let id = try request.pathId("userId", context, as: UserID.self)
             let changes = try await decode(PeopleService.UserChanges.self, request)
-            return try JSONBody.response(try await people.updateUser(id, changes, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await people.updateUser(id, changes, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/users/:userId/suspend", requires: .usersManage) { request, context, access in
             try await setStatus(.suspended, request, context, access)
@@ -73,7 +73,7 @@ struct PeopleRoutes {
 
         router.on(.post, "/v1/groups", requires: .usersManage) { request, context, access in
             let input = try await decode(PeopleService.NewGroup.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.createGroup(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.get, "/v1/groups", requires: .usersManage) { request, _, access in
@@ -88,29 +88,29 @@ struct PeopleRoutes {
         router.on(.patch, "/v1/groups/:groupId", requires: .usersManage) { request, context, access in
             let id = try request.pathId("groupId", context, as: GroupID.self)
             let input = try await decode(GroupUpdate.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.updateGroup(id, name: input.name, status: nil, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/groups/:groupId/suspend", requires: .usersManage) { request, context, access in
             let id = try request.pathId("groupId", context, as: GroupID.self)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.updateGroup(id, name: nil, status: .suspended, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/groups/:groupId/reactivate", requires: .usersManage) { request, context, access in
             let id = try request.pathId("groupId", context, as: GroupID.self)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.updateGroup(id, name: nil, status: .active, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/groups/:groupId/members", requires: .usersManage) { request, context, access in
             let id = try request.pathId("groupId", context, as: GroupID.self)
             let member = try await decode(Membership.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.changeMembership(id, user: member.userId, add: true, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.delete, "/v1/groups/:groupId/members/:userId", requires: .usersManage) { request, context, access in
             let id = try request.pathId("groupId", context, as: GroupID.self)
             let user = try request.pathId("userId", context, as: UserID.self)
-            return try JSONBody.response(
+            return try context.response(
                 try await people.changeMembership(id, user: user, add: false, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.get, "/v1/groups/:groupId/role-grants", requires: .usersManage) { request, context, access in
@@ -123,22 +123,22 @@ struct PeopleRoutes {
         })
         router.on(.post, "/v1/roles", requires: .tenantAdmin) { request, context, access in
             let input = try await decode(RoleService.RoleDefinition.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await roles.createRole(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.patch, "/v1/roles/:roleId", requires: .tenantAdmin) { request, context, access in
             let id = try request.pathId("roleId", context, as: RoleID.self)
             let input = try await decode(RoleService.RoleDefinition.self, request)
-            return try JSONBody.response(try await roles.updateRole(id, input, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await roles.updateRole(id, input, access: access, runner: context.write(database, status: .ok)))
         }
         router.on(.post, "/v1/role-grants", requires: .usersManage) { request, context, access in
             let input = try await decode(RoleService.NewGrant.self, request)
-            return try JSONBody.response(
+            return try context.response(
                 try await roles.grant(input, access: access, runner: context.write(database, status: .created)), status: .created)
         }
         router.on(.delete, "/v1/role-grants/:grantId", requires: .usersManage) { request, context, access in
             let id = try request.pathId("grantId", context, as: RoleGrantID.self)
-            return try JSONBody.response(try await roles.revoke(id, access: access, runner: context.write(database, status: .ok)))
+            return try context.response(try await roles.revoke(id, access: access, runner: context.write(database, status: .ok)))
         }
     }
 
@@ -162,7 +162,7 @@ struct PeopleRoutes {
     ) async throws -> Response {
         let id = try request.pathId("userId", context, as: UserID.self)
         let reason = request.headers[.contentType] == nil ? nil : try await decode(StatusChange.self, request).reason
-        return try JSONBody.response(
+        return try context.response(
             try await people.setStatus(id, to: status, reason: reason, access: access, runner: context.write(database, status: .ok)))
     }
 
