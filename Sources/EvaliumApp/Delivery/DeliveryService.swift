@@ -134,16 +134,15 @@ struct DeliveryService: Sendable {
                 throw Problem(.validationFailed, "the answer does not fit this \(item.kind.rawValue) item",
                               errors: problems.map { .init(pointer: "/answer", detail: $0) })
             }
-            let attached = try await transaction.listAttachments(session: id, item: itemId).count
+            let attached =
+                CaptureRules.countsEvidence(input.answer, for: item) ? try await transaction.listAttachments(session: id, item: itemId).count : 0
             let missing = CaptureRules.missing(input.answer, comment: input.comment, attachedEvidence: attached, for: item)
             let response = RecordedResponse(
                 itemId: itemId, questionId: item.questionId, answer: input.answer, comment: input.comment, complete: missing.isEmpty,
                 missing: missing, clientTimestamp: input.clientTimestamp, context: input.context, recordedAt: now)
-            try await transaction.saveResponse(response, in: session, by: access.user.userId)
-            try await transaction.moveSession(id, to: itemId)
-            try await transaction.insertSessionEvent(
-                session, type: "item.recorded", payload: ["itemId": .string(itemId.rawValue), "complete": .bool(missing.isEmpty)],
-                clientTimestamp: input.clientTimestamp, at: now)
+            try await transaction.recordAnswer(
+                response, in: session, by: access.user.userId,
+                event: ("item.recorded", ["itemId": .string(itemId.rawValue), "complete": .bool(missing.isEmpty)]))
             return response
         }
     }

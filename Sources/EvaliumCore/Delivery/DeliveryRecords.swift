@@ -191,6 +191,16 @@ public enum CaptureRules {
     }
 
     /// What is still missing before the item counts as complete, given the evidence attached so far.
+    /// Whether `missing` counts the evidence attached for this answer (a chosen option that requires it, or
+    /// an evidence request); when not, the count need not be looked up.
+    public static func countsEvidence(_ answer: Answer, for item: OperatorForm.Item) -> Bool {
+        switch item.kind {
+        case .rubric: item.options?.first { $0.id == answer.optionIds?.first }?.requiresEvidence == true
+        case .evidenceRequest: item.evidence != nil
+        default: false
+        }
+    }
+
     public static func missing(_ answer: Answer, comment: String?, attachedEvidence: Int, for item: OperatorForm.Item) -> [String] {
         var missing: [String] = []
         let hasComment = !(comment ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty

@@ -200,6 +200,34 @@ extension Transaction {
             """)
     }
 
+    /// An operator's answer, in one round trip (the commonest write: every item of every session): the
+    /// response saved as `saveResponse` saves it, the session moved to its item, and `event` kept with
+    /// the session.
+    public func recordAnswer(
+        _ response: RecordedResponse, in session: DeliverySession, by user: UserID, event: (type: String, payload: JSONValue)
+    ) async throws {
+        try await run(
+            """
+            WITH saved AS (
+                INSERT INTO submission_items (tenant_id, org_unit_id, session_id, item_id, question_id, answer, comment, complete, missing,
+                                              client_timestamp, context, recorded_by, recorded_at)
+                VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(response.itemId.rawValue),
+                        \(response.questionId.rawValue), \(try storedJSON(response.answer))::jsonb, \(response.comment), \(response.complete),
+                        \(try storedJSON(response.missing))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
+                        \(try response.context.map(jsonText))::jsonb, \(user.rawValue), \(MillisecondTimestamp(response.recordedAt)))
+                ON CONFLICT (session_id, item_id) DO UPDATE
+                   SET answer = excluded.answer, comment = excluded.comment, complete = excluded.complete, missing = excluded.missing,
+                       client_timestamp = excluded.client_timestamp, context = excluded.context, recorded_by = excluded.recorded_by,
+                       recorded_at = excluded.recorded_at),
+            moved AS (
+                UPDATE delivery_sessions SET current_item_id = \(response.itemId.rawValue) WHERE id = \(session.id.rawValue))
+            INSERT INTO delivery_session_events (tenant_id, org_unit_id, session_id, event_type, payload, client_timestamp, received_at)
+            VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(event.type),
+                    \(try jsonText(event.payload))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
+                    \(MillisecondTimestamp(response.recordedAt)))
+            """)
+    }
+
     public func listResponses(session: AttemptID) async throws -> [RecordedResponse] {
         let rows = try await run(
             """
