@@ -406,3 +406,31 @@ struct DeliveryTests {
         }
     }
 }
+
+@Suite("Frozen content", .timeLimit(.minutes(2)))
+struct FrozenContentTests {
+    struct Refused: Error {}
+
+    @Test("content frozen in a transaction that rolled back is stored by the next one to issue it, under the same hash")
+    func rolledBackContentIsStoredAgain() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await TestEnvironment.makeTenant(database)
+            let evaluation = try await RowLevelSecurityTests.giveAuthoringRows(to: tenant, database)
+            let scope = Scope.tenantWide(tenant.tenant.id)
+            let version = try #require(try await database.transaction(scope) { try await $0.fetchEvaluationVersion(evaluation, version: 1) })
+            let content = AssignmentContent(evaluation: version, questions: [])
+            let undone = try? await database.transaction(scope) { transaction -> FrozenContent in
+                _ = try await transaction.freezeContent(content)
+                throw Refused()
+            }
+            #expect(undone == nil)
+            let first = try await database.transaction(scope) { try await $0.freezeContent(content) }
+            let again = try await database.transaction(scope) { try await $0.freezeContent(content) }
+            #expect(first.hash == again.hash)
+            let stored = try await TestEnvironment.sql(
+                "SELECT count(*)::text FROM frozen_contents WHERE tenant_id = '\(tenant.tenant.id)' AND content_hash = '\(first.hash)'",
+                as: TestEnvironment.superuser)
+            #expect(stored == [["1"]])
+        }
+    }
+}

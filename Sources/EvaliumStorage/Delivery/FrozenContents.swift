@@ -22,7 +22,14 @@ final class FrozenContentCache: Sendable {
         var hash: String
     }
 
-    private let entries = Mutex<(contents: [Key: AssignmentContent], order: [Key])>(([:], []))
+    /// An evaluation version as one tenant issues it: what the last content frozen from it hashed to.
+    private struct Source: Hashable {
+        var tenantId: TenantID
+        var evaluationId: EvaluationID
+        var version: Int
+    }
+
+    private let entries = Mutex<(contents: [Key: AssignmentContent], order: [Key], hashes: [Source: String])>(([:], [], [:]))
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
@@ -31,15 +38,29 @@ final class FrozenContentCache: Sendable {
         entries.withLock { $0.contents[Key(tenantId: tenantId, hash: hash)] }
     }
 
+    /// The hash `content` was frozen under before in this tenant, if it is the very content kept then:
+    /// issuing the same published version again need not encode and hash tens of kilobytes again.
+    func hash(of content: AssignmentContent, tenantId: TenantID) -> String? {
+        let source = Source(tenantId: tenantId, evaluationId: content.evaluation.evaluationId, version: content.evaluation.version)
+        return entries.withLock { entries in
+            guard let hash = entries.hashes[source], entries.contents[Key(tenantId: tenantId, hash: hash)] == content else { return nil }
+            return hash
+        }
+    }
+
     /// Keeps `content`, forgetting the oldest entry when full (the contents in use are few: one per
     /// published version being run).
     func keep(_ content: AssignmentContent, tenantId: TenantID, hash: String) {
         let key = Key(tenantId: tenantId, hash: hash)
+        let source = Source(tenantId: tenantId, evaluationId: content.evaluation.evaluationId, version: content.evaluation.version)
         entries.withLock { entries in
+            entries.hashes[source] = hash
             guard entries.contents.updateValue(content, forKey: key) == nil else { return }
             entries.order.append(key)
             if entries.order.count > capacity {
-                entries.contents[entries.order.removeFirst()] = nil
+                let forgotten = entries.order.removeFirst()
+                entries.contents[forgotten] = nil
+                entries.hashes = entries.hashes.filter { $0.value != forgotten.hash || $0.key.tenantId != forgotten.tenantId }
             }
         }
     }
@@ -49,6 +70,11 @@ extension Transaction {
     /// Stores `content` (if this tenant does not hold it already) and answers it with its hash.
     public func freezeContent(_ content: AssignmentContent) async throws -> FrozenContent {
         let tenantId = try requireTenant()
+        // Known content is still looked up: the transaction that stored it may have rolled back.
+        if let hash = frozenContents.hash(of: content, tenantId: tenantId),
+           try await exists("SELECT 1 FROM frozen_contents WHERE tenant_id = \(tenantId.rawValue) AND content_hash = \(hash)") {
+            return FrozenContent(hash: hash, content: content)
+        }
         let bytes = try CanonicalJSON.bytes(JSONValue(encoding: content))
         let hash = Array(SHA256.hash(data: bytes)).hexString
         try await run(

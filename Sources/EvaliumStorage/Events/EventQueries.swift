@@ -474,11 +474,6 @@ extension Transaction {
         return false
     }
 
-    private func exists(_ query: PostgresQuery) async throws -> Bool {
-        for try await _ in try await run(query) { return true }
-        return false
-    }
-
     /// Runs `work` so that if it throws, what it wrote is undone and the transaction goes on (a listener's
     /// failure must not undo the other listeners' work nor the record of the failure).
     public func savepoint<Result: Sendable>(_ work: (Transaction) async throws -> Result) async throws -> Result {
