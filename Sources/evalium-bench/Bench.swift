@@ -22,11 +22,18 @@ enum Entry {
     }
 }
 
-/// Drives a running Evalium server over loopback HTTP with simulated operators, reviewers and readers, and
-/// prints what it measured beside the pgbench baseline measured on the same PostgreSQL (scripts/bench runs
-/// both). Not a test: it asserts nothing, it measures.
+/// The benchmark's driver (scripts/bench runs it): the load on a running server, then the bulk seeding and
+/// the export that time the heavy paths. Not a test: it asserts nothing, it measures.
 struct EvaliumBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "evalium-bench", abstract: "Load a running Evalium server with real flows.")
+    static let configuration = CommandConfiguration(
+        commandName: "evalium-bench", abstract: "Measure a running Evalium server.",
+        subcommands: [LoadCommand.self, SeedCommand.self, ExportCommand.self], defaultSubcommand: LoadCommand.self)
+}
+
+/// Drives a running Evalium server over loopback HTTP with simulated operators, reviewers and readers, and
+/// prints what it measured beside the pgbench baseline measured on the same PostgreSQL.
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Load a running Evalium server with real flows.")
 
     @Option(help: "The server's base URL.") var server = "http://127.0.0.1:8090"
     @Option(help: "The platform operator's token.") var platformToken: String
@@ -43,6 +50,7 @@ struct EvaliumBench: AsyncParsableCommand {
     @Option(help: "JSON lines from scripts/lib/pgbench_baseline.sh.") var baseline: String?
     @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
     @Option(help: "The versions of what ran (Swift, PostgreSQL, the commit), recorded with the figures.") var versions = ""
+    @Option(help: "Where to leave the large tenant's id and its administrator's token for the heavy paths.") var handoff: String?
 
     func run() async throws {
         let client = HTTPClient(
@@ -66,6 +74,9 @@ struct EvaliumBench: AsyncParsableCommand {
             seeded.append(try await Seeder(api: api, platformToken: platformToken, mailDir: mailDir)
                 .tenant(number: index, subjects: index == 0 ? largeSubjects : 50))
             progress(index + 1, of: tenants)
+        }
+        if let handoff, let large = seeded.first {
+            try JSONEncoder().encode(Handoff(tenantId: large.tenantId, token: large.adminToken)).write(to: URL(fileURLWithPath: handoff))
         }
 
         var results: [LevelResult] = []

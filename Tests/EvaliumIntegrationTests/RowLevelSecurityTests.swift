@@ -377,7 +377,7 @@ struct RowLevelSecurityTests {
                     submissionId: submission.id, itemId: item, orgUnitId: unit, evaluationId: evaluation, evaluationVersion: 1,
                     questionId: .generate(), questionVersion: 1, correct: .correct, pointsEarned: 1, pointsPossible: 1, secondsSpent: 4, voided: true)
             ]
-            try await transaction.replaceProjection(projection, tenant: tenant.tenant.id)
+            try await transaction.replaceProjections([projection], tenant: tenant.tenant.id)
             try await transaction.saveReportingCheckpoint(1)
         }
     }

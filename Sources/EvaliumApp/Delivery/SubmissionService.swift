@@ -134,10 +134,18 @@ struct SubmissionService: Sendable {
 
     static func currentState(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> CurrentState {
         let (amendments, void) = try await transaction.fetchCorrections(of: submission.id)
-        let corrections = CorrectionChain(
-            original: try await transaction.listResponses(session: submission.sessionId), amendments: amendments, void: void)
-        let grades = corrections.standingGrades(try await transaction.latestGrades(of: submission.id))
-        guard !grades.isEmpty || !amendments.isEmpty else { return CurrentState(corrections: corrections, result: submission.result) }
+        return currentState(
+            submission, snapshot, corrections: CorrectionChain(
+                original: try await transaction.listResponses(session: submission.sessionId), amendments: amendments, void: void),
+            grades: try await transaction.latestGrades(of: submission.id))
+    }
+
+    /// The same from what was read already: the correction chain and the latest grade of each item.
+    static func currentState(
+        _ submission: Submission, _ snapshot: VersionSnapshot, corrections: CorrectionChain, grades latest: [ItemID: HumanGrade]
+    ) -> CurrentState {
+        let grades = corrections.standingGrades(latest)
+        guard !grades.isEmpty || !corrections.amendments.isEmpty else { return CurrentState(corrections: corrections, result: submission.result) }
         return CurrentState(corrections: corrections, result: snapshot.score(corrections.current, grades: grades))
     }
 

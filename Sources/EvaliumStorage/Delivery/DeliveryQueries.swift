@@ -229,16 +229,21 @@ extension Transaction {
     }
 
     public func listResponses(session: AttemptID) async throws -> [RecordedResponse] {
+        try await responses(ofSessions: [session])[session] ?? []
+    }
+
+    /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
+    public func responses(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [RecordedResponse]] {
         let rows = try await run(
             """
-            SELECT item_id, question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text, recorded_at
-            FROM submission_items WHERE session_id = \(session.rawValue) ORDER BY recorded_at, item_id
+            SELECT session_id, item_id, question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text, recorded_at
+            FROM submission_items WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[]) ORDER BY session_id, recorded_at, item_id
             """)
-        var responses: [RecordedResponse] = []
-        for try await (itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) in rows.decode(
-            (String, String, String, String?, Bool, String, Date?, String?, Date).self)
+        var responses: [AttemptID: [RecordedResponse]] = [:]
+        for try await (session, itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) in rows.decode(
+            (String, String, String, String, String?, Bool, String, Date?, String?, Date).self)
         {
-            responses.append(
+            responses[AttemptID(unchecked: session), default: []].append(
                 RecordedResponse(
                     itemId: ItemID(unchecked: itemId), questionId: QuestionID(unchecked: questionId), answer: try storedValue(Answer.self, answer),
                     comment: comment, complete: complete, missing: try storedValue([String].self, missing),
@@ -321,13 +326,20 @@ extension Transaction {
     }
 
     public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {
+        try await fetchSubmissions([id]).first
+    }
+
+    /// The submissions of `ids` visible in this scope, with their snapshots, in id order.
+    public func fetchSubmissions(_ ids: [SubmissionID]) async throws -> [(Submission, VersionSnapshot)] {
         let rows = try await run(
             """
             SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
                    cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
                    context::text, started_at, submitted_at, replaces, content_hash
-            FROM submissions WHERE id = \(id.rawValue)
+            FROM submissions WHERE id = ANY(\(ids.map(\.rawValue))::text[]) ORDER BY id
             """)
+        // The rows are read to the end before any content is fetched: a connection runs one query at a time.
+        var read: [(submission: Submission, snapshot: String, contentHash: String?)] = []
         for try await row in rows {
             let cells = Array(row)
             func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
@@ -343,14 +355,21 @@ extension Transaction {
                 snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
                 context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
                 submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds(), replaces: try optional(21).map(SubmissionID.init(unchecked:)))
+            read.append((submission, try text(15), try optional(22)))
+        }
+        var submissions: [(Submission, VersionSnapshot)] = []
+        for (submission, snapshot, contentHash) in read {
             // Submissions finalised before content was stored once keep their whole snapshot.
-            guard let contentHash = try optional(22) else { return (submission, try storedValue(VersionSnapshot.self, try text(15))) }
+            guard let contentHash else {
+                submissions.append((submission, try storedValue(VersionSnapshot.self, snapshot)))
+                continue
+            }
             guard let content = try await frozenContent(contentHash) else {
                 throw StorageError.unexpected(detail: "submission \(submission.id) names content \(contentHash), which is not stored")
             }
-            return (submission, VersionSnapshot(frame: try storedValue(SnapshotFrame.self, try text(15)), content: content.content))
+            submissions.append((submission, VersionSnapshot(frame: try storedValue(SnapshotFrame.self, snapshot), content: content.content)))
         }
-        return nil
+        return submissions
     }
 
     public func insertGrade(_ grade: HumanGrade, item: ItemID, note: String?, of submission: Submission, at date: Date) async throws {
@@ -364,14 +383,19 @@ extension Transaction {
 
     /// The latest grade of each item of a submission.
     public func latestGrades(of submission: SubmissionID) async throws -> [ItemID: HumanGrade] {
+        try await latestGrades(of: [submission])[submission] ?? [:]
+    }
+
+    /// Each of `submissions`' latest grade per item.
+    public func latestGrades(of submissions: [SubmissionID]) async throws -> [SubmissionID: [ItemID: HumanGrade]] {
         let rows = try await run(
             """
-            SELECT DISTINCT ON (item_id) item_id, points, graded_by, graded_at FROM submission_grades
-            WHERE submission_id = \(submission.rawValue) ORDER BY item_id, id DESC
+            SELECT DISTINCT ON (submission_id, item_id) submission_id, item_id, points, graded_by, graded_at FROM submission_grades
+            WHERE submission_id = ANY(\(submissions.map(\.rawValue))::text[]) ORDER BY submission_id, item_id, id DESC
             """)
-        var grades: [ItemID: HumanGrade] = [:]
-        for try await (item, points, gradedBy, gradedAt) in rows.decode((String, Double, String, Date).self) {
-            grades[ItemID(unchecked: item)] = HumanGrade(
+        var grades: [SubmissionID: [ItemID: HumanGrade]] = [:]
+        for try await (submission, item, points, gradedBy, gradedAt) in rows.decode((String, String, Double, String, Date).self) {
+            grades[SubmissionID(unchecked: submission), default: [:]][ItemID(unchecked: item)] = HumanGrade(
                 pointsEarned: points, gradedBy: UserID(unchecked: gradedBy), gradedAt: gradedAt.roundedToMilliseconds())
         }
         return grades

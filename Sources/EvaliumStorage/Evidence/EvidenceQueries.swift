@@ -75,6 +75,18 @@ extension Transaction {
             "WHERE l.session_id = \(session.rawValue) AND (\(item?.rawValue)::text IS NULL OR l.item_id = \(item?.rawValue))")
     }
 
+    /// How many assets are attached to each of `sessions` (a session with none is left out).
+    public func attachmentCounts(sessions: [AttemptID]) async throws -> [AttemptID: Int] {
+        let rows = try await run(
+            """
+            SELECT l.session_id, count(*)::int FROM submission_item_assets l JOIN media_assets a ON a.id = l.asset_id
+            WHERE l.session_id = ANY(\(sessions.map(\.rawValue))::text[]) GROUP BY l.session_id
+            """)
+        var counts: [AttemptID: Int] = [:]
+        for try await (session, count) in rows.decode((String, Int).self) { counts[AttemptID(unchecked: session)] = count }
+        return counts
+    }
+
     /// Every item an asset is attached to: its chain of custody.
     public func custody(of asset: AssetID) async throws -> [Attachment] {
         try await attachments("WHERE l.asset_id = \(asset.rawValue)")

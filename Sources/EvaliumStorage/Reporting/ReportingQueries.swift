@@ -5,6 +5,7 @@ import PostgresNIO
 /// A sealed ledger event as the projection reads it: its place in the tenant's chain and what it is about.
 public struct SealedEventRef: Sendable {
     public var sequence: Int64
+    public var eventType: String
     public var aggregateType: String
     public var aggregateId: String
 }
@@ -55,14 +56,14 @@ extension Transaction {
         let tenant = try requireTenant()
         let rows = try await run(
             """
-            SELECT s.sequence, e.aggregate_type, e.aggregate_id
+            SELECT s.sequence, e.event_type, e.aggregate_type, e.aggregate_id
             FROM ledger_seals s JOIN ledger_events e ON e.id = s.event_id
             WHERE s.tenant_id = \(tenant.rawValue) AND s.sequence > \(sequence)
             ORDER BY s.sequence LIMIT \(limit)
             """)
         var events: [SealedEventRef] = []
-        for try await (sequence, type, id) in rows.decode((Int64, String, String).self) {
-            events.append(SealedEventRef(sequence: sequence, aggregateType: type, aggregateId: id))
+        for try await (sequence, eventType, type, id) in rows.decode((Int64, String, String, String).self) {
+            events.append(SealedEventRef(sequence: sequence, eventType: eventType, aggregateType: type, aggregateId: id))
         }
         return events
     }
@@ -75,16 +76,16 @@ extension Transaction {
         return 0
     }
 
-    /// The `finding.detected` events of a submission.
-    public func findingDetections(of submission: SubmissionID) async throws -> [FindingDetection] {
+    /// The `finding.detected` events of each of `submissions`.
+    public func findingDetections(of submissions: [SubmissionID]) async throws -> [SubmissionID: [FindingDetection]] {
         let rows = try await run(
             """
-            SELECT id, payload->>'itemId', payload->>'optionId', occurred_at FROM ledger_events
-            WHERE aggregate_type = 'submission' AND aggregate_id = \(submission.rawValue) AND event_type = 'finding.detected'
+            SELECT aggregate_id, id, payload->>'itemId', payload->>'optionId', occurred_at FROM ledger_events
+            WHERE aggregate_type = 'submission' AND aggregate_id = ANY(\(submissions.map(\.rawValue))::text[]) AND event_type = 'finding.detected'
             """)
-        var detections: [FindingDetection] = []
-        for try await (id, item, option, at) in rows.decode((String, String, String, Date).self) {
-            detections.append(
+        var detections: [SubmissionID: [FindingDetection]] = [:]
+        for try await (submission, id, item, option, at) in rows.decode((String, String, String, String, Date).self) {
+            detections[SubmissionID(unchecked: submission), default: []].append(
                 FindingDetection(
                     itemId: ItemID(unchecked: item), optionId: option, eventId: LedgerEventID(unchecked: id), occurredAt: at.roundedToMilliseconds()))
         }
@@ -93,51 +94,80 @@ extension Transaction {
 
     // MARK: Writing projections
 
-    /// Replaces everything the reporting world holds about one submission with `projection`.
-    public func replaceProjection(_ projection: SubmissionProjection, tenant: TenantID) async throws {
-        let id = projection.fact.submissionId.rawValue
-        // A rebuild and the projector may recompute one submission at once; they take turns on it.
-        try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.reporting:' || \(id), 0))")
-        try await run("DELETE FROM reporting.findings WHERE submission_id = \(id)")
-        try await run("DELETE FROM reporting.item_results WHERE submission_id = \(id)")
-        let fact = projection.fact
+    /// Replaces everything the reporting world holds about each projected submission with its projection,
+    /// in a handful of statements whatever their number (a statement per row was a rebuild's main cost).
+    /// Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it,
+    /// and lists of subjects travel space-separated.
+    public func replaceProjections(_ projections: [SubmissionProjection], tenant: TenantID) async throws {
+        guard !projections.isEmpty else { return }
+        let ids = projections.map(\.fact.submissionId.rawValue)
+        // A rebuild and the projector may recompute one submission at once; they take turns on it, taking
+        // the locks in id order so that two batches never wait on each other in a circle.
+        try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.reporting:' || id, 0)) FROM unnest(\(ids.sorted())::text[]) AS id")
+        try await run(
+            """
+            WITH findings AS (DELETE FROM reporting.findings WHERE submission_id = ANY(\(ids)::text[]))
+            DELETE FROM reporting.item_results WHERE submission_id = ANY(\(ids)::text[])
+            """)
+        let facts = projections.map(\.fact)
+        func subjects(_ ids: [SubjectID]) -> String { ids.map(\.rawValue).joined(separator: " ") }
         try await run(
             """
             INSERT INTO reporting.submission_facts (submission_id, tenant_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort,
                 batch_id, subject_ids, operator_id, started_at, submitted_at, outcome, raw_score, max_score, scaled_score, passed,
                 approval_status, amendment_count, voided, finding_count, evidence_count, replaces)
-            VALUES (\(id), \(tenant.rawValue), \(fact.orgUnitId.rawValue), \(fact.evaluationId.rawValue), \(fact.evaluationVersion),
-                    \(fact.kind.rawValue), \(fact.cohort), \(fact.batchId?.rawValue), \(fact.subjectIds.map(\.rawValue)),
-                    \(fact.operatorId.rawValue), \(MillisecondTimestamp(fact.startedAt)), \(MillisecondTimestamp(fact.submittedAt)),
-                    \(fact.outcome.rawValue), \(fact.rawScore), \(fact.maxScore), \(fact.scaledScore), \(fact.passed),
-                    \(fact.approvalStatus.rawValue), \(fact.amendmentCount), \(fact.voided), \(fact.findingCount), \(fact.evidenceCount),
-                    \(fact.replaces?.rawValue))
+            SELECT submission_id, \(tenant.rawValue), org_unit_id, evaluation_id, evaluation_version, kind, NULLIF(cohort, ''),
+                   NULLIF(batch_id, ''), string_to_array(subject_ids, ' '), operator_id, started_at::timestamptz, submitted_at::timestamptz,
+                   outcome, raw_score, max_score, scaled_score, NULLIF(passed, '')::boolean, approval_status, amendment_count, voided,
+                   finding_count, evidence_count, NULLIF(replaces, '')
+            FROM unnest(\(ids)::text[], \(facts.map(\.orgUnitId.rawValue))::text[], \(facts.map(\.evaluationId.rawValue))::text[],
+                        \(facts.map(\.evaluationVersion))::integer[], \(facts.map(\.kind.rawValue))::text[], \(facts.map { $0.cohort ?? "" })::text[],
+                        \(facts.map { $0.batchId?.rawValue ?? "" })::text[], \(facts.map { subjects($0.subjectIds) })::text[],
+                        \(facts.map(\.operatorId.rawValue))::text[], \(facts.map(\.startedAt.rfc3339))::text[], \(facts.map(\.submittedAt.rfc3339))::text[],
+                        \(facts.map(\.outcome.rawValue))::text[], \(facts.map(\.rawScore))::double precision[], \(facts.map(\.maxScore))::double precision[],
+                        \(facts.map(\.scaledScore))::double precision[], \(facts.map { $0.passed.map { "\($0)" } ?? "" })::text[],
+                        \(facts.map(\.approvalStatus.rawValue))::text[], \(facts.map(\.amendmentCount))::integer[], \(facts.map(\.voided))::boolean[],
+                        \(facts.map(\.findingCount))::integer[], \(facts.map(\.evidenceCount))::integer[], \(facts.map { $0.replaces?.rawValue ?? "" })::text[])
+                 AS f(submission_id, org_unit_id, evaluation_id, evaluation_version, kind, cohort, batch_id, subject_ids, operator_id, started_at,
+                      submitted_at, outcome, raw_score, max_score, scaled_score, passed, approval_status, amendment_count, voided, finding_count,
+                      evidence_count, replaces)
             ON CONFLICT (submission_id) DO UPDATE SET
                 outcome = excluded.outcome, raw_score = excluded.raw_score, max_score = excluded.max_score,
                 scaled_score = excluded.scaled_score, passed = excluded.passed, approval_status = excluded.approval_status,
                 amendment_count = excluded.amendment_count, voided = excluded.voided, finding_count = excluded.finding_count,
                 evidence_count = excluded.evidence_count
             """)
-        for finding in projection.findings {
-            try await run(
-                """
+        let findings = projections.flatMap(\.findings)
+        let items = projections.flatMap(\.items)
+        func number(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+        try await run(
+            """
+            WITH findings AS (
                 INSERT INTO reporting.findings (submission_id, item_id, tenant_id, org_unit_id, question_id, option_id, severity, subject_ids,
                                                 batch_id, ledger_event_id, detected_at, voided)
-                VALUES (\(id), \(finding.itemId.rawValue), \(tenant.rawValue), \(finding.orgUnitId.rawValue), \(finding.questionId.rawValue),
-                        \(finding.optionId), \(finding.severity.rawValue), \(finding.subjectIds.map(\.rawValue)), \(finding.batchId?.rawValue),
-                        \(finding.ledgerEventId.rawValue), \(MillisecondTimestamp(finding.detectedAt)), \(finding.voided))
-                """)
-        }
-        for item in projection.items {
-            try await run(
-                """
-                INSERT INTO reporting.item_results (submission_id, item_id, tenant_id, org_unit_id, evaluation_id, evaluation_version,
-                                                    question_id, question_version, correct, points_earned, points_possible, seconds_spent, voided)
-                VALUES (\(id), \(item.itemId.rawValue), \(tenant.rawValue), \(item.orgUnitId.rawValue), \(item.evaluationId.rawValue),
-                        \(item.evaluationVersion), \(item.questionId.rawValue), \(item.questionVersion), \(item.correct.label),
-                        \(item.pointsEarned), \(item.pointsPossible), \(item.secondsSpent), \(item.voided))
-                """)
-        }
+                SELECT submission_id, item_id, \(tenant.rawValue), org_unit_id, question_id, option_id, severity, string_to_array(subject_ids, ' '),
+                       NULLIF(batch_id, ''), ledger_event_id, detected_at::timestamptz, voided
+                FROM unnest(\(findings.map(\.submissionId.rawValue))::text[], \(findings.map(\.itemId.rawValue))::text[],
+                            \(findings.map(\.orgUnitId.rawValue))::text[], \(findings.map(\.questionId.rawValue))::text[],
+                            \(findings.map(\.optionId))::text[], \(findings.map(\.severity.rawValue))::text[],
+                            \(findings.map { subjects($0.subjectIds) })::text[], \(findings.map { $0.batchId?.rawValue ?? "" })::text[],
+                            \(findings.map(\.ledgerEventId.rawValue))::text[], \(findings.map(\.detectedAt.rfc3339))::text[],
+                            \(findings.map(\.voided))::boolean[])
+                     AS f(submission_id, item_id, org_unit_id, question_id, option_id, severity, subject_ids, batch_id, ledger_event_id,
+                          detected_at, voided))
+            INSERT INTO reporting.item_results (submission_id, item_id, tenant_id, org_unit_id, evaluation_id, evaluation_version,
+                                                question_id, question_version, correct, points_earned, points_possible, seconds_spent, voided)
+            SELECT submission_id, item_id, \(tenant.rawValue), org_unit_id, evaluation_id, evaluation_version, question_id, question_version,
+                   correct, NULLIF(points_earned, '')::double precision, points_possible, NULLIF(seconds_spent, '')::double precision, voided
+            FROM unnest(\(items.map(\.submissionId.rawValue))::text[], \(items.map(\.itemId.rawValue))::text[],
+                        \(items.map(\.orgUnitId.rawValue))::text[], \(items.map(\.evaluationId.rawValue))::text[],
+                        \(items.map(\.evaluationVersion))::integer[], \(items.map(\.questionId.rawValue))::text[],
+                        \(items.map(\.questionVersion))::integer[], \(items.map(\.correct.label))::text[],
+                        \(items.map { number($0.pointsEarned) })::text[], \(items.map(\.pointsPossible))::double precision[],
+                        \(items.map { number($0.secondsSpent) })::text[], \(items.map(\.voided))::boolean[])
+                 AS i(submission_id, item_id, org_unit_id, evaluation_id, evaluation_version, question_id, question_version, correct,
+                      points_earned, points_possible, seconds_spent, voided)
+            """)
     }
 
     /// Removes the scope's projections and checkpoint, for a rebuild.

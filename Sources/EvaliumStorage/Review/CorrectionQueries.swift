@@ -5,28 +5,37 @@ import PostgresNIO
 extension Transaction {
     /// A submission's amendments in sequence order and its void, if it has one.
     public func fetchCorrections(of submission: SubmissionID) async throws -> (amendments: [Amendment], void: SubmissionVoid?) {
+        try await fetchCorrections(of: [submission])[submission] ?? ([], nil)
+    }
+
+    /// Each of `submissions`' amendments in order and its void, for those that have any.
+    public func fetchCorrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] {
+        let ids = submissions.map(\.rawValue)
         let amendmentRows = try await run(
             """
-            SELECT id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments
-            WHERE submission_id = \(submission.rawValue) ORDER BY sequence
+            SELECT submission_id, id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments
+            WHERE submission_id = ANY(\(ids)::text[]) ORDER BY submission_id, sequence
             """)
-        var amendments: [Amendment] = []
-        for try await (id, sequence, reason, changes, amendedBy, amendedAt) in amendmentRows.decode((String, Int, String, String, String, Date).self) {
-            amendments.append(
+        var corrections: [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] = [:]
+        for try await (submission, id, sequence, reason, changes, amendedBy, amendedAt) in amendmentRows.decode(
+            (String, String, Int, String, String, String, Date).self)
+        {
+            let submission = SubmissionID(unchecked: submission)
+            corrections[submission, default: ([], nil)].amendments.append(
                 Amendment(
                     id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
                     changes: try storedValue([ItemCorrection].self, changes), amendedBy: UserID(unchecked: amendedBy),
                     amendedAt: amendedAt.roundedToMilliseconds()))
         }
         let voidRows = try await run(
-            "SELECT reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = \(submission.rawValue)")
-        var void: SubmissionVoid?
-        for try await (reason, voidedBy, voidedAt, stepUp) in voidRows.decode((String, String, Date, String?).self) {
-            void = SubmissionVoid(
+            "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = ANY(\(ids)::text[])")
+        for try await (submission, reason, voidedBy, voidedAt, stepUp) in voidRows.decode((String, String, String, Date, String?).self) {
+            let submission = SubmissionID(unchecked: submission)
+            corrections[submission, default: ([], nil)].void = SubmissionVoid(
                 submissionId: submission, reason: reason, voidedBy: UserID(unchecked: voidedBy), voidedAt: voidedAt.roundedToMilliseconds(),
                 stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
         }
-        return (amendments, void)
+        return corrections
     }
 
     /// Appends an amendment. Callers hold the submission's row (`lockApprovalStatus`), so its sequence is free.
