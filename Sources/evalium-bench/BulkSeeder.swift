@@ -32,13 +32,17 @@ struct BulkSeeder {
 
         // A run's ids: a prefix of its own (Crockford base 32 has every hex digit), then the copy's number.
         let prefix = String(ULID().text.prefix(10))
+        // Attempt numbers above any in the tenant, so a second seeding of the same tenant makes no duplicate attempt.
+        let attempts = try await AdministrativeSQL.run(
+            ["SELECT coalesce(max(attempt_number), 0)::text FROM delivery_sessions WHERE tenant_id = '\(tenantId)'"], on: superuser, logger: logger)
+        let firstAttempt = (attempts.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0) + 1
         func id(_ kind: String, _ number: Int) -> String { kind + "_" + prefix + String(repeating: "0", count: 16 - String(number, radix: 16).count) + String(number, radix: 16).uppercased() }
 
         say("copying \(wanted) submissions of \(templates.count) made through the API, with their sessions, answers and subjects")
         var copied = 0
         while copied < wanted {
             let count = min(Self.chunk, wanted - copied)
-            try await copy(templates, numbers: copied..<(copied + count), ids: id)
+            try await copy(templates, numbers: copied..<(copied + count), firstAttempt: firstAttempt, ids: id)
             copied += count
             progress(copied, of: wanted)
         }
@@ -46,11 +50,17 @@ struct BulkSeeder {
         let database = Database(endpoint: application, maximumConnections: 4, logger: logger)
         try await database.whileRunning {
             let scope = Scope.tenantWide(tenantId)
+            // A template's own events without its reads: the load's fixed-rate runs read the same submissions
+            // hundreds of times, and copying those reads made three million events instead of one. The reads are
+            // added below, as many as the wanted count leaves room for, from one read of each template.
             var events: [String: [LedgerEventDraft]] = [:]
+            var views: [String: LedgerEventDraft] = [:]
             for template in templates {
-                events[template.id] = try await database.transaction(scope) {
+                let drafts = try await database.transaction(scope) {
                     try await $0.listLedgerEntries(aggregateType: "submission", aggregateId: template.id, limit: 1000)
                 }.map(\.event.draft)
+                events[template.id] = drafts.filter { $0.eventType.rawValue != "submission.viewed" }
+                views[template.id] = drafts.first { $0.eventType.rawValue == "submission.viewed" }
             }
             let perCopy = templates.map { events[$0.id]?.count ?? 0 }.reduce(0, +) / templates.count
             let reads = max(0, wantedEvents - perCopy * wanted)
@@ -71,7 +81,7 @@ struct BulkSeeder {
                 for draft in events[template.id] ?? [] {
                     pending.append(Self.renaming(draft, renamed))
                 }
-                if let view = events[template.id]?.first(where: { $0.eventType.rawValue == "submission.viewed" }) {
+                if let view = views[template.id] {
                     for _ in 0..<(reads / wanted + (number < reads % wanted ? 1 : 0)) { pending.append(Self.renaming(view, renamed)) }
                 }
                 if pending.count >= Self.eventsPerTransaction { try await flush() }
@@ -108,7 +118,9 @@ struct BulkSeeder {
     }
 
     /// Copies of the templates numbered `numbers`, each a new session, submission, answers and subjects.
-    private func copy(_ templates: [(id: String, session: String)], numbers: Range<Int>, ids: (String, Int) -> String) async throws {
+    private func copy(
+        _ templates: [(id: String, session: String)], numbers: Range<Int>, firstAttempt: Int, ids: (String, Int) -> String
+    ) async throws {
         let copies = numbers.map { number in
             let template = templates[number % templates.count]
             return "('\(ids("sub", number))', '\(ids("att", number))', '\(template.id)', '\(template.session)', \(number))"
@@ -123,7 +135,7 @@ struct BulkSeeder {
                 "INSERT INTO copies VALUES \(copies.joined(separator: ","))",
                 cloned(
                     "delivery_sessions",
-                    replacing: "jsonb_build_object('id', c.session_id, 'submission_id', c.id, 'attempt_number', 1000 + c.number)",
+                    replacing: "jsonb_build_object('id', c.session_id, 'submission_id', c.id, 'attempt_number', \(firstAttempt) + c.number)",
                     from: "copies c JOIN delivery_sessions t ON t.id = c.template_session"),
                 cloned(
                     "submissions", replacing: "jsonb_build_object('id', c.id, 'session_id', c.session_id)",

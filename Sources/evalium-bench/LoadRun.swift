@@ -156,7 +156,7 @@ final class ProcessSampler: Sendable {
         guard pid != nil else { return }
         let first = cpuTicks()
         state.withLock { $0.startTicks = first }
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
             let rss = residentMegabytes() ?? 0
             state.withLock { $0.maxRSS = max($0.maxRSS, rss) }
             try? await Task.sleep(for: .milliseconds(250))
