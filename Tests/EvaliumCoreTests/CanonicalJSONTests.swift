@@ -23,6 +23,19 @@ struct CanonicalJSONTests {
         #expect(try Self.text(value) == "{\"a\":{\"y\":null,\"z\":true},\"b\":1,\"€\":1,\"\u{10000}\":2,\"\u{FB33}\":3}")
     }
 
+    @Test("random member names, from ASCII to the astral planes, sort as their UTF-16 code units do")
+    func sortingRandomNames() throws {
+        let alphabet: [Unicode.Scalar] = ["a", "b", "Z", "é", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{FB33}", "\u{FFFF}", "\u{10000}", "😀", "\u{10FFFF}"]
+        for _ in 0..<200 {
+            let names = Set((0..<8).map { _ in
+                String(String.UnicodeScalarView((0..<Int.random(in: 0...4)).map { _ in alphabet.randomElement()! }))
+            })
+            let value = JSONValue.object(Dictionary(uniqueKeysWithValues: names.map { ($0, JSONValue.null) }))
+            let expected = names.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            #expect(try Self.text(value) == "{" + expected.map { "\"\($0)\":null" }.joined(separator: ",") + "}")
+        }
+    }
+
     @Test("strings escape only what JSON requires")
     func strings() throws {
         #expect(try Self.text(.string("quote\" back\\ nl\n tab\t ctl\u{01} é ✓ /")) == #""quote\" back\\ nl\n tab\t ctl\u0001 é ✓ /""#)

@@ -74,6 +74,35 @@ struct LedgerChainTests {
         #expect(verifier.head.sequence == 2)
     }
 
+    @Test("checked in runs, each after the stored seal before it, a chain breaks where it does entry by entry",
+          arguments: [Tampering?.none] + Tampering.allCases.map(Optional.some))
+    func runs(kind: Tampering?) throws {
+        var entries = try Self.chain(9)
+        switch kind {
+        case .editedColumn: entries[4].event!.columns.draft.payload = ["index": 99]
+        case .editedBytes: entries[4].event!.storedCanonicalBytes.append(0x20)
+        case .editedSeal: entries[4].seal.chainHash[0] ^= 0xFF
+        case .deletedEvent: entries[4].event = nil
+        case .removedPosition: entries.remove(at: 4)
+        case nil: break
+        }
+        let oneByOne = Self.verify(entries)
+        for runLength in [1, 2, 3, 4, 100] {
+            var whole = LedgerChainVerifier(tenantId: Self.tenant)
+            var previous = whole.head
+            for start in stride(from: 0, to: entries.count, by: runLength) {
+                let run = entries[start..<min(start + runLength, entries.count)]
+                var verifier = LedgerChainVerifier(after: previous)
+                run.forEach { verifier.check($0) }
+                whole.append(verifier)
+                previous = LedgerChainHead(sequence: run.last!.seal.sequence, chainHash: run.last!.seal.chainHash)
+            }
+            #expect(whole.firstBreak == oneByOne.firstBreak, "runs of \(runLength)")
+            #expect(whole.head == oneByOne.head, "runs of \(runLength)")
+            #expect(whole.checkedEntries == oneByOne.checkedEntries, "runs of \(runLength)")
+        }
+    }
+
     @Test("bytes re-hashed consistently but not matching the sealed leaf are found")
     func rehashedBytes() throws {
         var entries = try Self.chain(3)

@@ -19,10 +19,14 @@ struct HTTPBehaviourTests {
         #expect(problem["requestId"]?.stringValue == response.headers[HTTPField.Name("X-Request-ID")!])
     }
 
-    @Test("malformed JSON is a 400 problem")
+    @Test("malformed JSON, or a member name given twice, is a 400 problem")
     func malformedJSON() async throws {
         try await TestEnvironment.withServer { client, _ in
             try Self.expectProblem(try await client.send(.post, "/v1/tenants", json: #"{"name":"#), status: 400, type: "malformed-request")
+            // Which of two values a decoder would keep is undefined, so the body is refused whole.
+            let twice = try await client.send(.post, "/v1/tenants", json: #"{"name":"Acme","name":"Other"}"#)
+            try Self.expectProblem(twice, status: 400, type: "malformed-request")
+            #expect(try twice.json()["detail"]?.stringValue?.contains(#"the member name "name" appears twice"#) == true)
         }
     }
 

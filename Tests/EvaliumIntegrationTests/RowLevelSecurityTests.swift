@@ -366,7 +366,7 @@ struct RowLevelSecurityTests {
 
             var projection = ReportingProjection.project(
                 submission, VersionSnapshot(content: content, policy: policy, orgUnitId: unit, assignment: .init(assignmentId: assignment.id, cohort: nil, batchId: nil)),
-                result: result, responses: [], amendmentCount: 1, voided: true, evidenceCount: 1, detections: [])
+                result: result, answeredAt: [:], amendmentCount: 1, voided: true, evidenceCount: 1, detections: [])
             projection.findings = [
                 FindingFact(
                     submissionId: submission.id, itemId: item, orgUnitId: unit, questionId: .generate(), optionId: "fail", severity: .major,

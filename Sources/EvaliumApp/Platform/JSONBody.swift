@@ -11,7 +11,7 @@ enum JSONBody {
     /// Plain text sent for localized fields is stored under the request's `Content-Language`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         var request = request
-        return try decoded(type, headers: request.headers, data: Data(try await collect(&request, limit: limit).readableBytesView))
+        return try decoded(type, headers: request.headers, data: Data(try await collect(&request, limit: limit).readableBytesView)).value
     }
 
     /// `decode`, and also refuses (422, naming each) fields the server would otherwise ignore: for
@@ -26,8 +26,7 @@ enum JSONBody {
         let buffer = try await collect(&request, limit: limit)
         if buffer.readableBytes == 0, let whenEmpty { return whenEmpty }
         let data = Data(buffer.readableBytesView)
-        let value = try decoded(type, headers: request.headers, data: data)
-        let sent = try WireJSON.makeDecoder().decode(JSONValue.self, from: data)
+        let (value, sent) = try decoded(type, headers: request.headers, data: data)
         let unknown = sent.unknownFieldPointers(comparedWith: try JSONValue(encoding: value))
         guard unknown.isEmpty else {
             throw Problem(
@@ -37,8 +36,10 @@ enum JSONBody {
         return value
     }
 
-    /// Decodes collected body bytes under the request's content type and language.
-    private static func decoded<T: Decodable>(_ type: T.Type, headers: HTTPFields, data: Data) throws -> T {
+    /// Decodes collected body bytes under the request's content type and language, with the document as sent.
+    /// Only a strict JSON text is decoded: a member name given twice (which JSON leaves undefined, and
+    /// decoders resolve differently) is a 400, like broken syntax, not a silent choice of one value.
+    private static func decoded<T: Decodable>(_ type: T.Type, headers: HTTPFields, data: Data) throws -> (value: T, document: JSONValue) {
         if let contentType = headers[.contentType], !isJSON(contentType) {
             throw Problem(.unsupportedMediaType, "send the body as application/json (got \(contentType))")
         }
@@ -49,11 +50,14 @@ enum JSONBody {
             }
             decoder.userInfo[.plainTextLocale] = locale
         }
-        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
-            throw Problem(.malformedRequest, "the request body is not valid JSON")
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: data)
+        } catch {
+            throw Problem(.malformedRequest, "the request body is not valid JSON: \(error)")
         }
         do {
-            return try decoder.decode(T.self, from: data)
+            return (try decoder.decode(T.self, from: data), document)
         } catch let error as DecodingError {
             throw problem(from: error)
         } catch let problem as Problem {

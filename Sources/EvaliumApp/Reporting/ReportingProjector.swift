@@ -36,7 +36,7 @@ struct ReportingProjector: Sendable {
     /// `concurrentPages` transactions at a time (each submission's projection stands alone, and a page waits
     /// mostly on round trips), telling `progress` how many are done of how many.
     func rebuild(
-        _ tenant: TenantID, pageSize: Int = 200, concurrentPages: Int = 3, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+        _ tenant: TenantID, pageSize: Int = 500, concurrentPages: Int = 3, progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> Int {
         // The checkpoint goes with the rows, so until the rebuild ends the projector replays the tenant's
         // ledger from the start: a rebuild stopped half-way is completed by the projector, never left partial.
@@ -45,33 +45,39 @@ struct ReportingProjector: Sendable {
             return (try await transaction.countSubmissions(), try await transaction.lastSealedSequence())
         }
         let database = database
-        let done = try await withThrowingTaskGroup(of: Int.self) { pages in
-            var done = 0
-            var running = 0
-            var after: SubmissionID?
-            while true {
-                let ids = try await database.transaction(.tenantWide(tenant)) { try await $0.submissionIds(after: after, limit: pageSize) }
-                guard let last = ids.last else { break }
-                after = last
-                if running == concurrentPages, let finished = try await pages.next() {
+        // One transaction lists the ids while others project them, a page each.
+        let done = try await database.transaction(.tenantWide(tenant)) { listing in
+            try await withThrowingTaskGroup(of: Int.self) { pages in
+                var done = 0
+                var running = 0
+                var page: [SubmissionID] = []
+                func startPage() async throws {
+                    if running == concurrentPages, let finished = try await pages.next() {
+                        done += finished
+                        running -= 1
+                        progress(done, total)
+                    }
+                    let ids = page
+                    pages.addTask {
+                        try await database.transaction(.tenantWide(tenant)) { transaction in
+                            try await project(ids, tenant: tenant, in: transaction)
+                            return ids.count
+                        }
+                    }
+                    running += 1
+                    page.removeAll(keepingCapacity: true)
+                }
+                try await listing.forEachSubmissionId { id in
+                    page.append(id)
+                    if page.count == pageSize { try await startPage() }
+                }
+                if !page.isEmpty { try await startPage() }
+                for try await finished in pages {
                     done += finished
-                    running -= 1
                     progress(done, total)
                 }
-                pages.addTask {
-                    try await database.transaction(.tenantWide(tenant)) { transaction in
-                        try await project(ids, tenant: tenant, in: transaction)
-                        return ids.count
-                    }
-                }
-                running += 1
-                if ids.count < pageSize { break }
+                return done
             }
-            for try await finished in pages {
-                done += finished
-                progress(done, total)
-            }
-            return done
         }
         // Every event up to `sealed` is covered now; the projector follows on from the next one.
         try await database.transaction(.tenantWide(tenant)) { transaction in
@@ -87,8 +93,13 @@ struct ReportingProjector: Sendable {
         let submissions = try await transaction.fetchSubmissions(ids)
         let sessions = submissions.map(\.0.sessionId)
         let corrections = try await transaction.fetchCorrections(of: ids)
-        let responses = try await transaction.responses(ofSessions: sessions)
+        let answeredAt = try await transaction.answerTimes(ofSessions: sessions)
         let grades = try await transaction.latestGrades(of: ids)
+        // Only amended or graded work is scored again, so only its recorded answers are read.
+        let rescored = submissions.map(\.0).filter { submission in
+            !(corrections[submission.id]?.amendments.isEmpty ?? true) || !(grades[submission.id]?.isEmpty ?? true)
+        }
+        let responses = rescored.isEmpty ? [:] : try await transaction.responses(ofSessions: rescored.map(\.sessionId))
         let evidence = try await transaction.attachmentCounts(sessions: sessions)
         let detections = try await transaction.findingDetections(of: ids)
         let projections = submissions.map { submission, snapshot in
@@ -98,7 +109,7 @@ struct ReportingProjector: Sendable {
                 corrections: CorrectionChain(original: responses[submission.sessionId] ?? [], amendments: amendments, void: void),
                 grades: grades[submission.id] ?? [:])
             return ReportingProjection.project(
-                submission, snapshot, result: state.result, responses: state.corrections.original, amendmentCount: amendments.count,
+                submission, snapshot, result: state.result, answeredAt: answeredAt[submission.sessionId] ?? [:], amendmentCount: amendments.count,
                 voided: void != nil, evidenceCount: evidence[submission.sessionId] ?? 0, detections: detections[submission.id] ?? [])
         }
         try await transaction.replaceProjections(projections, tenant: tenant)

@@ -27,7 +27,7 @@ public struct RequestFingerprint: Hashable, Sendable {
     public init(method: String, path: String, body: [UInt8]) {
         var hasher = SHA256()
         hasher.update(data: Array("\(method) \(path)\n".utf8))
-        if let document = try? WireJSON.makeDecoder().decode(JSONValue.self, from: Data(body)),
+        if let document = try? JSONValue(parsing: body),
            let canonical = try? CanonicalJSON.bytes(document)
         {
             hasher.update(data: canonical)

@@ -15,9 +15,9 @@ public enum CanonicalJSON {
 
     private static func write(_ value: JSONValue, into output: inout [UInt8]) throws {
         switch value {
-        case .null: output.append(contentsOf: Array("null".utf8))
-        case .bool(let flag): output.append(contentsOf: Array((flag ? "true" : "false").utf8))
-        case .number(let number): output.append(contentsOf: Array(try ecmaScriptText(number).utf8))
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .number(let number): output.append(contentsOf: try ecmaScriptText(number).utf8)
         case .string(let text): writeString(text, into: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))
@@ -28,14 +28,34 @@ public enum CanonicalJSON {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            let sortedKeys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (index, key) in sortedKeys.enumerated() {
+            for (index, member) in members.sorted(by: { precedesInUTF16Order($0.key, $1.key) }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                writeString(key, into: &output)
+                writeString(member.key, into: &output)
                 output.append(UInt8(ascii: ":"))
-                try write(members[key]!, into: &output)
+                try write(member.value, into: &output)
             }
             output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Whether `first` sorts before `second` by UTF-16 code units (RFC 8785 §3.2.3), compared on their UTF-8
+    /// bytes, which Swift strings hold natively: byte order is code point order, which agrees with UTF-16
+    /// order except that U+E000–U+FFFF (lead bytes EE, EF) sort after the surrogate pairs of U+10000 and
+    /// above (lead bytes F0–F4).
+    static func precedesInUTF16Order(_ first: String, _ second: String) -> Bool {
+        var firstBytes = first.utf8.makeIterator()
+        var secondBytes = second.utf8.makeIterator()
+        while true {
+            switch (firstBytes.next(), secondBytes.next()) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case (let one?, let other?) where one != other:
+                // Bytes from EE up are always lead bytes, so these are the first differing characters.
+                if one >= 0xEE, other >= 0xEE, (one >= 0xF0) != (other >= 0xF0) { return one >= 0xF0 }
+                return one < other
+            default: continue
+            }
         }
     }
 
@@ -64,7 +84,8 @@ public enum CanonicalJSON {
     /// ECMAScript `Number.prototype.toString()` for a finite double (RFC 8785 §3.2.2.3).
     static func ecmaScriptText(_ number: Double) throws -> String {
         guard number.isFinite else { throw NonFiniteNumber() }
-        if number == 0 { return "0" }
+        // Below 2^53 an integral double is exactly its integer, whose digits are also the shortest form.
+        if number.rounded(.towardZero) == number, abs(number) < 9_007_199_254_740_992 { return String(Int64(number)) }
         let sign = number < 0 ? "-" : ""
         let (digits, exponent) = shortestDigits(abs(number))
         // `digits` × 10^(exponent − digits.count) is the value; n is the position of the decimal point.

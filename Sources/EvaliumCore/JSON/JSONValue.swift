@@ -72,7 +72,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 extension JSONValue {
     /// Converts any `Encodable` value through the shared wire encoder (so dates become RFC 3339 text).
     public init(encoding value: some Encodable) throws {
-        let data = try WireJSON.makeEncoder().encode(value)
-        self = try WireJSON.makeDecoder().decode(JSONValue.self, from: data)
+        self = try JSONValue(parsing: try WireJSON.makeEncoder().encode(value))
     }
 }

@@ -37,15 +37,30 @@ public enum LedgerChainBreak: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Recomputes a tenant's chain entry by entry, in sequence order, and remembers the first break.
+///
+/// Each entry is checked against the stored seal before it, so a long chain can be cut into runs checked
+/// at the same time: a verifier per run, started `after` the last seal of the run before, and the runs
+/// `append`ed in order give the same result as one verifier over the whole chain.
 public struct LedgerChainVerifier: Sendable {
     public private(set) var head: LedgerChainHead
     public private(set) var checkedEntries = 0
     public private(set) var firstBreak: LedgerChainBreak?
-    private let tenantId: TenantID
 
     public init(tenantId: TenantID) {
-        self.tenantId = tenantId
         self.head = .genesis(tenantId)
+    }
+
+    /// A verifier for the run of entries that follows the stored seal `previous`.
+    public init(after previous: LedgerChainHead) {
+        self.head = previous
+    }
+
+    /// Takes in the result of the run that follows this verifier's last entry; nothing after a break counts.
+    public mutating func append(_ run: LedgerChainVerifier) {
+        guard firstBreak == nil else { return }
+        checkedEntries += run.checkedEntries
+        firstBreak = run.firstBreak
+        head = run.head
     }
 
     /// Checks the next entry; once a break is found later entries are not checked.

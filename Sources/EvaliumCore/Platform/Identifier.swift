@@ -7,9 +7,10 @@ public struct ULID: Hashable, Sendable, CustomStringConvertible {
     public let text: String
 
     static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
-    private static let values: [UInt8: UInt8] = {
-        var table: [UInt8: UInt8] = [:]
-        for (index, character) in alphabet.enumerated() { table[character] = UInt8(index) }
+    /// Each byte's value in the alphabet, or nil: a table, as every id read from a request or a row is checked.
+    private static let values: [UInt8?] = {
+        var table = [UInt8?](repeating: nil, count: 256)
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
         return table
     }()
 
@@ -37,11 +38,13 @@ public struct ULID: Hashable, Sendable, CustomStringConvertible {
 
     /// Accepts exactly 26 upper-case Crockford base32 characters whose first character is 0–7.
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 26, bytes.allSatisfy({ Self.values[$0] != nil }), Self.values[bytes[0]]! <= 7 else {
-            return nil
-        }
+        guard Self.isValid(text.utf8) else { return nil }
         self.text = text
+    }
+
+    static func isValid(_ bytes: some Collection<UInt8>) -> Bool {
+        guard bytes.count == 26, let first = bytes.first, let firstValue = values[Int(first)], firstValue <= 7 else { return false }
+        return bytes.allSatisfy { values[Int($0)] != nil }
     }
 
     public var description: String { text }
@@ -89,9 +92,10 @@ extension PrefixedIdentifier {
 
     /// Parses `prefix_ULID`; anything else (another prefix, a malformed ULID) is nil.
     public init?(_ description: String) {
-        let expectedStart = "\(Self.prefix)_"
-        guard description.hasPrefix(expectedStart),
-              ULID(String(description.dropFirst(expectedStart.count))) != nil
+        let prefix = Self.prefix.utf8
+        let text = description.utf8
+        guard text.starts(with: prefix), text.dropFirst(prefix.count).first == UInt8(ascii: "_"),
+              ULID.isValid(text.dropFirst(prefix.count + 1))
         else { return nil }
         self.init(unchecked: description)
     }

@@ -149,11 +149,12 @@ public struct FindingDetection: Sendable, Hashable {
 }
 
 public enum ReportingProjection {
-    /// The projection of `submission` whose current result (after grades and amendments) is `result`.
+    /// The projection of `submission` whose current result (after grades and amendments) is `result`, and
+    /// whose items were last answered at `answeredAt` (as recorded, before any amendment).
     /// A current finding is tied to the latest detection of that very option on that item; one with no
     /// detection event (which the ledger always has) is left out rather than invented.
     public static func project(
-        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, responses: [RecordedResponse], amendmentCount: Int,
+        _ submission: Submission, _ snapshot: VersionSnapshot, result: ScoreResult, answeredAt: [ItemID: Date], amendmentCount: Int,
         voided: Bool, evidenceCount: Int, detections: [FindingDetection]
     ) -> SubmissionProjection {
         let subjects = submission.subjects.map(\.subjectId)
@@ -175,9 +176,10 @@ public enum ReportingProjection {
             uniquingKeysWith: { first, _ in first })
         var previous = submission.startedAt
         var seconds: [ItemID: Double] = [:]
-        for response in responses.sorted(by: { $0.recordedAt < $1.recordedAt }) {
-            seconds[response.itemId] = max(0, response.recordedAt.timeIntervalSince(previous))
-            previous = response.recordedAt
+        // Answers recorded in the same millisecond are taken in item order, so every rebuild gives the same rows.
+        for (itemId, recordedAt) in answeredAt.sorted(by: { ($0.value, $0.key.rawValue) < ($1.value, $1.key.rawValue) }) {
+            seconds[itemId] = max(0, recordedAt.timeIntervalSince(previous))
+            previous = recordedAt
         }
         let items = result.items.map { item in
             ItemResultFact(

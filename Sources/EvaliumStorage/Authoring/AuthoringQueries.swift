@@ -519,6 +519,15 @@ func storedJSON(_ value: some Encodable) throws -> String {
     String(decoding: try WireJSON.makeEncoder().encode(value), as: UTF8.self)
 }
 
+/// A stored untyped document, read by the JSON parser rather than by trial through `Decodable`.
+func storedValue(_ type: JSONValue.Type, _ text: String) throws -> JSONValue {
+    do {
+        return try JSONValue(parsing: text.utf8)
+    } catch {
+        throw StorageError.unexpected(detail: "a stored JSON document could not be read: \(error)")
+    }
+}
+
 func storedValue<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
     do {
         return try WireJSON.makeDecoder().decode(type, from: Data(text.utf8))

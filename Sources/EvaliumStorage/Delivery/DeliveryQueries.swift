@@ -233,6 +233,17 @@ extension Transaction {
     }
 
     /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
+    /// When each item of `sessions` was last answered: what reporting needs of responses that are not scored again.
+    public func answerTimes(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [ItemID: Date]] {
+        let rows = try await run(
+            "SELECT session_id, item_id, recorded_at FROM submission_items WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[])")
+        var times: [AttemptID: [ItemID: Date]] = [:]
+        for try await (session, itemId, recordedAt) in rows.decode((String, String, Date).self) {
+            times[AttemptID(unchecked: session), default: [:]][ItemID(unchecked: itemId)] = recordedAt.roundedToMilliseconds()
+        }
+        return times
+    }
+
     public func responses(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [RecordedResponse]] {
         let rows = try await run(
             """

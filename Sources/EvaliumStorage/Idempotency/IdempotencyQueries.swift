@@ -45,7 +45,7 @@ extension Transaction {
     /// Stores the response of the key this transaction claimed, to be replayed for `retention`.
     public func completeIdempotencyClaim(_ claim: IdempotencyClaim, response: StoredResponse, retention: Duration) async throws {
         let now = ServerClock.now()
-        try await withTenantScope(claim.tenantId) {
+        _ = try await withTenantScope(claim.tenantId) {
             try await run(
                 """
                 INSERT INTO idempotency_keys (tenant_id, caller_id, idempotency_key, fingerprint, claim_token, status, locked_until,

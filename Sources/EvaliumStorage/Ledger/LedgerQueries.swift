@@ -1,6 +1,7 @@
 import EvaliumCore
 import Foundation
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 extension Transaction {
@@ -138,9 +139,12 @@ extension Transaction {
     }
 
     /// Recomputes the scope tenant's whole chain from the stored bytes, in sequence order, streaming.
-    public func verifyLedgerChain(progress: (Int) -> Void = { _ in }) async throws -> LedgerVerificationReport {
+    ///
+    /// Rebuilding an event's canonical bytes from its columns is nearly all the cost, and each entry is
+    /// checked against the stored seal before it, so the stream is cut into runs of `runLength` entries
+    /// checked on every core at once (one run per core in memory at a time), then taken in order.
+    public func verifyLedgerChain(runLength: Int = 2_000, progress: (Int) -> Void = { _ in }) async throws -> LedgerVerificationReport {
         let tenantId = try requireTenant()
-        var verifier = LedgerChainVerifier(tenantId: tenantId)
         let rows = try await run(
             """
             SELECT \(unescaped: Self.eventColumns), s.sequence, s.event_id, s.leaf_hash, s.chain_hash
@@ -148,20 +152,50 @@ extension Transaction {
             WHERE s.tenant_id = \(tenantId.rawValue)
             ORDER BY s.sequence
             """)
-        for try await row in rows {
-            let random = row.makeRandomAccess()
-            let seal = LedgerSeal(
-                tenantId: tenantId, sequence: try random[16].decode(Int64.self),
-                eventId: LedgerEventID(unchecked: try random[17].decode(String.self)),
-                leafHash: Array(buffer: try random[18].decode(ByteBuffer.self)),
-                chainHash: Array(buffer: try random[19].decode(ByteBuffer.self)))
-            var event: (columns: LedgerEvent, storedCanonicalBytes: [UInt8])?
-            if try random[0].decode(String?.self) != nil {
-                event = (try Self.decodeEvent(random), Array(buffer: try random[15].decode(ByteBuffer.self)))
+        var verifier = LedgerChainVerifier(tenantId: tenantId)
+        try await withThrowingTaskGroup(of: (index: Int, run: LedgerChainVerifier).self) { checking in
+            let runsInFlight = max(2, System.coreCount)
+            var pendingRows: [PostgresRow] = []
+            var runHead = verifier.head
+            var started = 0
+            var taken = 0
+            var finished: [Int: LedgerChainVerifier] = [:]
+            var reportedAt = 0
+            // Waits for one run, then takes in every run whose predecessors are all in.
+            func takeFinishedRuns() async throws {
+                guard let (index, result) = try await checking.next() else { return }
+                finished[index] = result
+                while let next = finished.removeValue(forKey: taken) {
+                    verifier.append(next)
+                    taken += 1
+                }
+                if verifier.checkedEntries - reportedAt >= 100_000 {
+                    reportedAt = verifier.checkedEntries
+                    progress(reportedAt)
+                }
             }
-            verifier.check(SealedLedgerEntry(seal: seal, event: event))
-            if verifier.firstBreak != nil { break }
-            if verifier.checkedEntries % 10_000 == 0 { progress(verifier.checkedEntries) }
+            func startRun() async throws {
+                if started - taken >= runsInFlight { try await takeFinishedRuns() }
+                let (run, head, index) = (pendingRows, runHead, started)
+                // On the blocking pool's threads: a child task would stay on the event loop reading the rows.
+                checking.addTask {
+                    (index, try await NIOThreadPool.singleton.runIfActive { try Self.checkedRun(run, after: head, tenantId: tenantId) })
+                }
+                started += 1
+                let last = run[run.count - 1].makeRandomAccess()
+                runHead = LedgerChainHead(sequence: try last[16].decode(Int64.self), chainHash: Array(buffer: try last[19].decode(ByteBuffer.self)))
+                pendingRows.removeAll(keepingCapacity: true)
+            }
+            for try await row in rows {
+                pendingRows.append(row)
+                if pendingRows.count == runLength {
+                    try await startRun()
+                    if verifier.firstBreak != nil { break }
+                }
+            }
+            if !pendingRows.isEmpty, verifier.firstBreak == nil { try await startRun() }
+            while taken < started, verifier.firstBreak == nil { try await takeFinishedRuns() }
+            checking.cancelAll()
         }
         let unsealedRows = try await run(
             """
@@ -177,6 +211,26 @@ extension Transaction {
             firstBreak: verifier.firstBreak?.description)
     }
 
+    /// One run of the verification query's rows, checked after the stored seal `previous`.
+    private static func checkedRun(_ rows: [PostgresRow], after previous: LedgerChainHead, tenantId: TenantID) throws -> LedgerChainVerifier {
+        var verifier = LedgerChainVerifier(after: previous)
+        for row in rows {
+            let columns = row.makeRandomAccess()
+            let seal = LedgerSeal(
+                tenantId: tenantId, sequence: try columns[16].decode(Int64.self),
+                eventId: LedgerEventID(unchecked: try columns[17].decode(String.self)),
+                leafHash: Array(buffer: try columns[18].decode(ByteBuffer.self)),
+                chainHash: Array(buffer: try columns[19].decode(ByteBuffer.self)))
+            var event: (columns: LedgerEvent, storedCanonicalBytes: [UInt8])?
+            if try columns[0].decode(String?.self) != nil {
+                event = (try decodeEvent(columns), Array(buffer: try columns[15].decode(ByteBuffer.self)))
+            }
+            verifier.check(SealedLedgerEntry(seal: seal, event: event))
+            if verifier.firstBreak != nil { break }
+        }
+        return verifier
+    }
+
     /// Columns 0–15 of every event query, in the order `decodeEvent` reads them.
     static let eventColumns = """
         e.id, e.tenant_id, e.org_unit_id, e.event_type, e.aggregate_type, e.aggregate_id, e.actor_kind, e.actor_id,
@@ -185,8 +239,9 @@ extension Transaction {
         """
 
     static func decodeEvent(_ row: PostgresRandomAccessRow) throws -> LedgerEvent {
-        let decoder = WireJSON.makeDecoder()
-        func json(_ text: String) throws -> JSONValue { try decoder.decode(JSONValue.self, from: Data(text.utf8)) }
+        func json(_ text: ByteBuffer) throws -> JSONValue {
+            try text.withUnsafeReadableBytes { bytes in try JSONValue(parsing: bytes) }
+        }
         let draft = LedgerEventDraft(
             eventType: LedgerEventType(rawValue: try row[3].decode(String.self)),
             aggregateType: try row[4].decode(String.self),
@@ -195,10 +250,10 @@ extension Transaction {
             actor: LedgerActor(
                 kind: LedgerActor.Kind(rawValue: try row[6].decode(String.self)) ?? .system, id: try row[7].decode(String.self)),
             clientOccurredAt: try row[9].decodeOptionalMilliseconds(),
-            payload: try json(try row[10].decode(String.self)),
-            contextMetadata: try json(try row[11].decode(String.self)),
+            payload: try json(try row[10].decode(ByteBuffer.self)),
+            contextMetadata: try json(try row[11].decode(ByteBuffer.self)),
             verificationLevel: try row[12].decode(String?.self).flatMap(VerificationLevel.init(rawValue:)),
-            verificationOutcome: try row[13].decode(String?.self).map(json),
+            verificationOutcome: try row[13].decode(ByteBuffer?.self).map(json),
             idempotencyKey: try row[14].decode(String?.self))
         return LedgerEvent(
             id: LedgerEventID(unchecked: try row[0].decode(String.self)),

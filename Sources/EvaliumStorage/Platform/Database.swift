@@ -22,6 +22,10 @@ public final class Database: Sendable {
             database: endpoint.database, tls: endpoint.tls.clientTLS)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
+        // JIT compiling a plan costs 10–15 ms, paid again by every statement whose estimate passes
+        // jit_above_cost; Evalium's statements are short and many, and its large reads (the policies make a
+        // rebuild's pages look expensive) were measured slower with it.
+        configuration.options.additionalStartupParameters = [("jit", "off")]
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.ledgerAppends = CommitSignal()

@@ -184,15 +184,13 @@ extension Transaction {
         return 0
     }
 
-    /// Submission ids of the scope in id order, a page at a time, for a rebuild.
-    public func submissionIds(after: SubmissionID?, limit: Int) async throws -> [SubmissionID] {
-        let rows = try await run(
-            """
-            SELECT id FROM submissions WHERE (\(after?.rawValue)::text IS NULL OR id > \(after?.rawValue)) ORDER BY id LIMIT \(limit)
-            """)
-        var ids: [SubmissionID] = []
-        for try await id in rows.decode(String.self) { ids.append(SubmissionID(unchecked: id)) }
-        return ids
+    /// Hands `body` every submission id of the scope, in id order, as PostgreSQL streams them (memory stays
+    /// flat however many there are). One ordered read: paging with `id > last LIMIT n` is misplanned here,
+    /// because the row-level policies make the planner expect a row or two and it sorts the whole tenant
+    /// for every page.
+    public func forEachSubmissionId(_ body: (SubmissionID) async throws -> Void) async throws {
+        let rows = try await run("SELECT id FROM submissions ORDER BY id")
+        for try await id in rows.decode(String.self) { try await body(SubmissionID(unchecked: id)) }
     }
 }
 
