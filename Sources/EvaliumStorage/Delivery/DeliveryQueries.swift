@@ -234,9 +234,15 @@ extension Transaction {
 
     /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
     /// When each item of `sessions` was last answered: what reporting needs of responses that are not scored again.
+    /// Read session by session (a lateral join): asked for hundreds at once, PostgreSQL checks the policy of
+    /// `submission_items` against a hash of every session of the tenant, built anew for each statement.
     public func answerTimes(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [ItemID: Date]] {
         let rows = try await run(
-            "SELECT session_id, item_id, recorded_at FROM submission_items WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[])")
+            """
+            SELECT i.session_id, i.item_id, i.recorded_at
+            FROM unnest(\(sessions.map(\.rawValue))::text[]) AS s(id)
+                 CROSS JOIN LATERAL (SELECT session_id, item_id, recorded_at FROM submission_items WHERE session_id = s.id) AS i
+            """)
         var times: [AttemptID: [ItemID: Date]] = [:]
         for try await (session, itemId, recordedAt) in rows.decode((String, String, Date).self) {
             times[AttemptID(unchecked: session), default: [:]][ItemID(unchecked: itemId)] = recordedAt.roundedToMilliseconds()
