@@ -50,17 +50,21 @@ struct LedgerChainTests {
 
     enum Tampering: String, CaseIterable { case editedColumn, editedBytes, editedSeal, deletedEvent, removedPosition }
 
+    static func tamper(_ entries: inout [SealedLedgerEntry], at index: Int, by kind: Tampering) {
+        switch kind {
+        case .editedColumn: entries[index].event!.columns.draft.payload = ["index": 99]
+        case .editedBytes: entries[index].event!.storedCanonicalBytes.append(0x20)
+        case .editedSeal: entries[index].seal.chainHash[0] ^= 0xFF
+        case .deletedEvent: entries[index].event = nil
+        case .removedPosition: entries.remove(at: index)
+        }
+    }
+
     @Test("every kind of tampering is found at the position where it happened", arguments: Tampering.allCases)
     func tampering(kind: Tampering) throws {
         var entries = try Self.chain(5)
         let target = entries[2]
-        switch kind {
-        case .editedColumn: entries[2].event!.columns.draft.payload = ["index": 99]
-        case .editedBytes: entries[2].event!.storedCanonicalBytes.append(0x20)
-        case .editedSeal: entries[2].seal.chainHash[0] ^= 0xFF
-        case .deletedEvent: entries[2].event = nil
-        case .removedPosition: entries.remove(at: 2)
-        }
+        Self.tamper(&entries, at: 2, by: kind)
         let expected: LedgerChainBreak =
             switch kind {
             case .editedColumn: .columnsDisagreeWithHashedBytes(sequence: 3, eventId: target.seal.eventId)
@@ -78,14 +82,7 @@ struct LedgerChainTests {
           arguments: [Tampering?.none] + Tampering.allCases.map(Optional.some))
     func runs(kind: Tampering?) throws {
         var entries = try Self.chain(9)
-        switch kind {
-        case .editedColumn: entries[4].event!.columns.draft.payload = ["index": 99]
-        case .editedBytes: entries[4].event!.storedCanonicalBytes.append(0x20)
-        case .editedSeal: entries[4].seal.chainHash[0] ^= 0xFF
-        case .deletedEvent: entries[4].event = nil
-        case .removedPosition: entries.remove(at: 4)
-        case nil: break
-        }
+        if let kind { Self.tamper(&entries, at: 4, by: kind) }
         let oneByOne = Self.verify(entries)
         for runLength in [1, 2, 3, 4, 100] {
             var whole = LedgerChainVerifier(tenantId: Self.tenant)

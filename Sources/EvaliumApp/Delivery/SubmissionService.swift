@@ -140,12 +140,20 @@ struct SubmissionService: Sendable {
             grades: try await transaction.latestGrades(of: submission.id))
     }
 
+    /// Whether amendments or grades make a submission's current result differ from the one stored when it was
+    /// submitted, so that it is scored again from its answers. (Without amendments every latest grade stands.)
+    static func isRescored(amendments: [Amendment], latestGrades: [ItemID: HumanGrade]) -> Bool {
+        !amendments.isEmpty || !latestGrades.isEmpty
+    }
+
     /// The same from what was read already: the correction chain and the latest grade of each item.
     static func currentState(
         _ submission: Submission, _ snapshot: VersionSnapshot, corrections: CorrectionChain, grades latest: [ItemID: HumanGrade]
     ) -> CurrentState {
+        guard isRescored(amendments: corrections.amendments, latestGrades: latest) else {
+            return CurrentState(corrections: corrections, result: submission.result)
+        }
         let grades = corrections.standingGrades(latest)
-        guard !grades.isEmpty || !corrections.amendments.isEmpty else { return CurrentState(corrections: corrections, result: submission.result) }
         return CurrentState(corrections: corrections, result: snapshot.score(corrections.current, grades: grades))
     }
 

@@ -95,9 +95,9 @@ struct ReportingProjector: Sendable {
         let corrections = try await transaction.fetchCorrections(of: ids)
         let answeredAt = try await transaction.answerTimes(ofSessions: sessions)
         let grades = try await transaction.latestGrades(of: ids)
-        // Only amended or graded work is scored again, so only its recorded answers are read.
+        // Only rescored work needs its recorded answers.
         let rescored = submissions.map(\.0).filter { submission in
-            !(corrections[submission.id]?.amendments.isEmpty ?? true) || !(grades[submission.id]?.isEmpty ?? true)
+            SubmissionService.isRescored(amendments: corrections[submission.id]?.amendments ?? [], latestGrades: grades[submission.id] ?? [:])
         }
         let responses = rescored.isEmpty ? [:] : try await transaction.responses(ofSessions: rescored.map(\.sessionId))
         let evidence = try await transaction.attachmentCounts(sessions: sessions)

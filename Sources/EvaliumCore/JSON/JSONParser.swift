@@ -75,51 +75,48 @@ private struct JSONParser {
     }
 
     private mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        position += 1
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            position += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard current == UInt8(ascii: "\"") else { throw error("a member name in quotes was expected") }
-            let nameOffset = position
-            let name = try string()
-            skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw error("':' was expected after a member name") }
-            position += 1
-            skipWhitespace()
-            let member = try value(depth: depth + 1)
-            guard members.updateValue(member, forKey: name) == nil else {
+        try commaSeparated(closedBy: UInt8(ascii: "}"), in: "an object") { parser throws(JSONSyntaxError) in
+            guard parser.current == UInt8(ascii: "\"") else { throw parser.error("a member name in quotes was expected") }
+            let nameOffset = parser.position
+            let name = try parser.string()
+            parser.skipWhitespace()
+            guard parser.current == UInt8(ascii: ":") else { throw parser.error("':' was expected after a member name") }
+            parser.position += 1
+            parser.skipWhitespace()
+            guard members.updateValue(try parser.value(depth: depth + 1), forKey: name) == nil else {
                 throw JSONSyntaxError(offset: nameOffset, reason: "the member name \"\(name)\" appears twice in one object")
             }
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"): position += 1; return .object(members)
-            default: throw error("',' or '}' was expected in an object")
-            }
         }
+        return .object(members)
     }
 
     private mutating func array(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        position += 1
         var elements: [JSONValue] = []
+        try commaSeparated(closedBy: UInt8(ascii: "]"), in: "an array") { parser throws(JSONSyntaxError) in
+            elements.append(try parser.value(depth: depth + 1))
+        }
+        return .array(elements)
+    }
+
+    /// From an opening bracket to its `closing` one: none, or `readElement` again after each comma.
+    private mutating func commaSeparated(
+        closedBy closing: UInt8, in container: String, _ readElement: (inout JSONParser) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
+        position += 1
         skipWhitespace()
-        if current == UInt8(ascii: "]") {
+        if current == closing {
             position += 1
-            return .array(elements)
+            return
         }
         while true {
             skipWhitespace()
-            elements.append(try value(depth: depth + 1))
+            try readElement(&self)
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"): position += 1; return .array(elements)
-            default: throw error("',' or ']' was expected in an array")
+            case closing: position += 1; return
+            default: throw error("',' or '\(Character(Unicode.Scalar(closing)))' was expected in \(container)")
             }
         }
     }

@@ -182,8 +182,8 @@ extension Transaction {
                     (index, try await NIOThreadPool.singleton.runIfActive { try Self.checkedRun(run, after: head, tenantId: tenantId) })
                 }
                 started += 1
-                let last = run[run.count - 1].makeRandomAccess()
-                runHead = LedgerChainHead(sequence: try last[16].decode(Int64.self), chainHash: Array(buffer: try last[19].decode(ByteBuffer.self)))
+                let last = try Self.seal(run[run.count - 1].makeRandomAccess(), tenantId: tenantId)
+                runHead = LedgerChainHead(sequence: last.sequence, chainHash: last.chainHash)
                 pendingRows.removeAll(keepingCapacity: true)
             }
             for try await row in rows {
@@ -216,11 +216,7 @@ extension Transaction {
         var verifier = LedgerChainVerifier(after: previous)
         for row in rows {
             let columns = row.makeRandomAccess()
-            let seal = LedgerSeal(
-                tenantId: tenantId, sequence: try columns[16].decode(Int64.self),
-                eventId: LedgerEventID(unchecked: try columns[17].decode(String.self)),
-                leafHash: Array(buffer: try columns[18].decode(ByteBuffer.self)),
-                chainHash: Array(buffer: try columns[19].decode(ByteBuffer.self)))
+            let seal = try seal(columns, tenantId: tenantId)
             var event: (columns: LedgerEvent, storedCanonicalBytes: [UInt8])?
             if try columns[0].decode(String?.self) != nil {
                 event = (try decodeEvent(columns), Array(buffer: try columns[15].decode(ByteBuffer.self)))
@@ -229,6 +225,15 @@ extension Transaction {
             if verifier.firstBreak != nil { break }
         }
         return verifier
+    }
+
+    /// The seal in columns 16–19 of a verification row.
+    private static func seal(_ columns: PostgresRandomAccessRow, tenantId: TenantID) throws -> LedgerSeal {
+        LedgerSeal(
+            tenantId: tenantId, sequence: try columns[16].decode(Int64.self),
+            eventId: LedgerEventID(unchecked: try columns[17].decode(String.self)),
+            leafHash: Array(buffer: try columns[18].decode(ByteBuffer.self)),
+            chainHash: Array(buffer: try columns[19].decode(ByteBuffer.self)))
     }
 
     /// Columns 0–15 of every event query, in the order `decodeEvent` reads them.
