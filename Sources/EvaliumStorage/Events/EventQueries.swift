@@ -189,7 +189,6 @@ extension Transaction {
             LIMIT \(limit)
             """)
         var events: [PendingEvent] = []
-        let decoder = WireJSON.makeDecoder()
         for try await (id, source, sequence, subject, partitionKey, envelope, handled, dead, failures) in rows.decode(
             (String, String, Int64, String, String, String, [String], [String], String?).self)
         {
@@ -197,7 +196,7 @@ extension Transaction {
                 PendingEvent(
                     eventId: id, source: EventSource(rawValue: source) ?? .outbox, sequence: sequence, subject: EventSubject(rawValue: subject),
                     partitionKey: partitionKey, envelope: envelope, handledBy: Set(handled), deadFor: Set(dead),
-                    failures: try failures.map { try decoder.decode([String: DeliveryFailure].self, from: Data($0.utf8)) } ?? [:]))
+                    failures: try failures.map { try storedValue([String: DeliveryFailure].self, $0) } ?? [:]))
         }
         return events
     }
