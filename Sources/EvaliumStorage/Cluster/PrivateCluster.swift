@@ -112,6 +112,7 @@ public struct PrivateCluster: Sendable {
             listen_addresses = '127.0.0.1'
             unix_socket_directories = ''
             max_connections = 1000
+
             """
         let configuration = dataDirectory.appendingPathComponent("postgresql.conf")
         let handle = try FileHandle(forWritingTo: configuration)

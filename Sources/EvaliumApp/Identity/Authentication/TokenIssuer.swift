@@ -86,7 +86,7 @@ final class TokenIssuer: Sendable {
     func verify(_ token: String, use: TokenClaims.Use, now: Date = ServerClock.now()) async throws(TokenRejection) -> TokenClaims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(String(parts[0])),
-              let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes))
+              let header = try? JSONValueDecoder().decode(Header.self, from: JSONValue(parsing: headerBytes))
         else { throw .malformed }
         // jwt-kit falls back to its default key for an unknown key id; an unknown kid is refused here instead.
         guard header.alg == "EdDSA", let keyId = header.kid, knownKeyIds.contains(keyId) else { throw .unknownKey }
@@ -111,7 +111,7 @@ final class TokenIssuer: Sendable {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let bytes = Base64URL.decode(String(parts[1])) else { return nil }
         struct UseOnly: Decodable { var use: TokenClaims.Use? }
-        return (try? JSONDecoder().decode(UseOnly.self, from: Data(bytes)))?.use
+        return (try? JSONValueDecoder().decode(UseOnly.self, from: JSONValue(parsing: bytes)))?.use
     }
 
     private struct Header: Decodable {
