@@ -56,6 +56,14 @@ struct DeliveryTests {
 
             let read = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin).json()
             #expect(read["items"]?.arrayValue.count == 2 && read["answerKeys"]?.arrayValue.count == 2, "administrators see everything")
+            // Reads splice the form's bytes, encoded once, into the rest of the view: a miss and a hit both give
+            // exactly the bytes of the whole view encoded at once.
+            for _ in 0..<2 {
+                let raw = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin).text
+                let view = try WireJSON.makeDecoder().decode(SubmissionView.self, from: Data(raw.utf8))
+                #expect(raw == String(decoding: try WireJSON.makeEncoder().encode(view), as: UTF8.self))
+                #expect(view.form.sections.flatMap(\.items).count == 2)
+            }
             let events = try await Delivery.events(client, about: submissionId, as: tenant.admin)
             let types = events.compactMap { $0["eventType"]?.stringValue }
             #expect(types.contains("submission.finalised") && types.contains("submission.viewed"), "\(types)")
