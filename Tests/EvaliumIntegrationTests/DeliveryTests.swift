@@ -295,7 +295,7 @@ struct DeliveryTests {
             // finalisation fails after it has written the submission and linked the items, when it links the
             // subjects. No schema change: other tests keep running undisturbed.
             let moveSubject = { (tenantId: String) in
-                try await TestEnvironment.sql(
+                _ = try await TestEnvironment.sql(
                     "SET session_replication_role = replica", "UPDATE subjects SET tenant_id = '\(tenantId)' WHERE id = '\(subject)'",
                     as: TestEnvironment.superuser)
             }

@@ -12,8 +12,7 @@ import Synchronization
 /// once) and replaced by the form's. Compact JSON encodes a nested value as it encodes it alone, so the
 /// bytes are the ones a plain encoding of the view gives; a test compares them.
 final class SubmissionViewEncoder: Sendable {
-    private let marker = LocalizedText(
-        defaultLocale: LocaleTag("en")!, locales: [LocaleTag("en")!: "form-\(UUID().uuidString)-\(UInt64.random(in: .min ... .max))"])
+    private let marker = LocalizedText(defaultLocale: LocaleTag("en")!, locales: [LocaleTag("en")!: "form-\(UUID().uuidString)"])
     private let forms = Mutex<[OperatorForm: [UInt8]]>([:])
     /// Distinct forms kept; the forms being read at one time are few (one per published version in use).
     let capacity: Int

@@ -148,7 +148,7 @@ private struct ObjectContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return ArrayContainer(decoder: decoder, elements: elements, nestedKeys: nestedKeys + [key])
     }
 
-    func superDecoder() throws -> any Decoder { TreeDecoder(members["super"] ?? .null, codingPath: codingPath) }
+    func superDecoder() throws -> any Decoder { TreeDecoder(members["super"] ?? .null, codingPath: codingPath + [SuperKey()]) }
     func superDecoder(forKey key: Key) throws -> any Decoder { TreeDecoder(members[key.stringValue] ?? .null, codingPath: codingPath + [key]) }
 }
 
@@ -265,6 +265,16 @@ private struct NodeContainer: SingleValueDecodingContainer {
     func decode(_ type: UInt64.Type) throws -> UInt64 { try scalar { Scalar.integer($0, as: type) } }
 
     func decode<Value: Decodable>(_ type: Value.Type) throws -> Value { try decoder.unwrap(type) }
+}
+
+/// The member `superDecoder()` reads, as `JSONDecoder` names it.
+private struct SuperKey: CodingKey {
+    var stringValue: String { "super" }
+    var intValue: Int? { nil }
+
+    init() {}
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
 }
 
 /// An array element's place, as a coding key in error paths.

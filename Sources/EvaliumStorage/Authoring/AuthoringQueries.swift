@@ -522,19 +522,19 @@ func storedJSON(_ value: some Encodable) throws -> String {
 /// A stored document as `type`: parsed once, then decoded from the tree (`JSONDecoder` was a third of a
 /// rebuild's CPU; an untyped `JSONValue` comes straight out of the parser).
 func storedValue<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
-    do {
-        return try JSONValueDecoder().decode(type, from: JSONValue(parsing: text.utf8))
-    } catch {
-        throw StorageError.unexpected(detail: "a stored \(type) could not be read: \(error)")
-    }
+    try readStored(type, text) { try JSONValueDecoder().decode(type, from: $0) }
 }
 
 /// A stored score result, read by its own reader rather than through `Decodable` (see `ScoreResult.init(storedForm:)`).
 func storedValue(_ type: ScoreResult.Type, _ text: String) throws -> ScoreResult {
+    try readStored(type, text, ScoreResult.init(storedForm:))
+}
+
+private func readStored<Value>(_ type: Value.Type, _ text: String, _ read: (JSONValue) throws -> Value) throws -> Value {
     do {
-        return try ScoreResult(storedForm: JSONValue(parsing: text.utf8))
+        return try read(JSONValue(parsing: text.utf8))
     } catch {
-        throw StorageError.unexpected(detail: "a stored ScoreResult could not be read: \(error)")
+        throw StorageError.unexpected(detail: "a stored \(type) could not be read: \(error)")
     }
 }
 
