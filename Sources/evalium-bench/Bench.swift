@@ -70,10 +70,11 @@ struct LoadCommand: AsyncParsableCommand {
 
         say("seeding \(tenants) tenants (the first with \(largeSubjects) subjects, the others 50), each a 30-item observation template and a 20-question quiz")
         var seeded: [SeededTenant] = []
+        let seeding = ProgressBar(total: tenants)
         for index in 0..<tenants {
             seeded.append(try await Seeder(api: api, platformToken: platformToken, mailDir: mailDir)
                 .tenant(number: index, subjects: index == 0 ? largeSubjects : 50))
-            progress(index + 1, of: tenants)
+            seeding.show(index + 1)
         }
         if let handoff, let large = seeded.first {
             try JSONEncoder().encode(Handoff(tenantId: large.tenantId, token: large.adminToken)).write(to: URL(fileURLWithPath: handoff))
@@ -181,7 +182,24 @@ func say(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-func progress(_ done: Int, of total: Int) {
-    let filled = total == 0 ? 30 : done * 30 / total
-    FileHandle.standardError.write(Data("\r  [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 30 - filled))] \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+/// A bar on standard error that ends its line once, however often (and from however many tasks) it hears
+/// that the work is done; counts past the total show as the total.
+final class ProgressBar: Sendable {
+    private let total: Int
+    private let finished = Mutex(false)
+
+    init(total: Int) { self.total = total }
+
+    func show(_ done: Int) {
+        finished.withLock { finished in
+            guard !finished else { return }
+            let done = min(done, total)
+            finished = done == total
+            let filled = total == 0 ? 30 : done * 30 / total
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+            FileHandle.standardError.write(Data("\r  [\(bar)] \(done)/\(total)\(finished ? "\n" : "")".utf8))
+        }
+    }
+
+    func finish() { show(total) }
 }

@@ -40,11 +40,12 @@ struct BulkSeeder {
 
         say("copying \(wanted) submissions of \(templates.count) made through the API, with their sessions, answers and subjects")
         var copied = 0
+        let copying = ProgressBar(total: wanted)
         while copied < wanted {
             let count = min(Self.chunk, wanted - copied)
             try await copy(templates, numbers: copied..<(copied + count), firstAttempt: firstAttempt, ids: id)
             copied += count
-            progress(copied, of: wanted)
+            copying.show(copied)
         }
 
         let database = Database(endpoint: application, maximumConnections: 4, logger: logger)
@@ -67,13 +68,14 @@ struct BulkSeeder {
             say("appending about \(perCopy * wanted) events of the copies and \(reads) reads of them")
             let total = perCopy * wanted + reads
             var appended = 0
+            let appending = ProgressBar(total: total)
             var pending: [LedgerEventDraft] = []
             func flush() async throws {
                 let batch = pending
                 pending = []
                 try await database.transaction(scope) { try await $0.appendLedgerEvents(batch) }
                 appended += batch.count
-                progress(min(appended, total), of: total)
+                appending.show(appended)
             }
             for number in 0..<wanted {
                 let template = templates[number % templates.count]
@@ -87,17 +89,18 @@ struct BulkSeeder {
                 if pending.count >= Self.eventsPerTransaction { try await flush() }
             }
             if !pending.isEmpty { try await flush() }
-            progress(total, of: total)
+            appending.finish()
 
             say("sealing them into the tenant's chain")
             var sealed = 0
+            let sealing = ProgressBar(total: total)
             while true {
                 let count = try await database.transaction(scope) { try await $0.sealPendingLedgerEvents(limit: 20_000) }
                 guard count > 0 else { break }
                 sealed += count
-                progress(min(sealed, total), of: total)
+                sealing.show(sealed)
             }
-            progress(total, of: total)
+            sealing.finish()
         }
     }
 

@@ -57,9 +57,10 @@ struct FinalisationRun: Sendable {
         let started = ContinuousClock.now
         let deadline = started + preparation
         let unmeasured = Recorder()
+        let bar = ProgressBar(total: Int(preparation.seconds))
         let reporting = Task {
             while !Task.isCancelled, ContinuousClock.now < deadline {
-                progress(Int((ContinuousClock.now - started).seconds), of: Int(preparation.seconds))
+                bar.show(Int((ContinuousClock.now - started).seconds))
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -79,7 +80,7 @@ struct FinalisationRun: Sendable {
             try await group.waitForAll()
         }
         reporting.cancel()
-        progress(Int(preparation.seconds), of: Int(preparation.seconds))
+        bar.finish()
         return ready
     }
 }

@@ -140,7 +140,7 @@ struct DeliveryService: Sendable {
             let response = RecordedResponse(
                 itemId: itemId, questionId: item.questionId, answer: input.answer, comment: input.comment, complete: missing.isEmpty,
                 missing: missing, clientTimestamp: input.clientTimestamp, context: input.context, recordedAt: now)
-            try await transaction.recordAnswer(
+            try await transaction.saveResponse(
                 response, in: session, by: access.user.userId,
                 event: ("item.recorded", ["itemId": .string(itemId.rawValue), "complete": .bool(missing.isEmpty)]))
             return response

@@ -183,28 +183,12 @@ extension Transaction {
             """)
     }
 
-    /// Records (or re-records, while the session is active) one item's answer.
-    public func saveResponse(_ response: RecordedResponse, in session: DeliverySession, by user: UserID) async throws {
-        try await run(
-            """
-            INSERT INTO submission_items (tenant_id, org_unit_id, session_id, item_id, question_id, answer, comment, complete, missing,
-                                          client_timestamp, context, recorded_by, recorded_at)
-            VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(response.itemId.rawValue),
-                    \(response.questionId.rawValue), \(try storedJSON(response.answer))::jsonb, \(response.comment), \(response.complete),
-                    \(try storedJSON(response.missing))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
-                    \(try response.context.map(jsonText))::jsonb, \(user.rawValue), \(MillisecondTimestamp(response.recordedAt)))
-            ON CONFLICT (session_id, item_id) DO UPDATE
-               SET answer = excluded.answer, comment = excluded.comment, complete = excluded.complete, missing = excluded.missing,
-                   client_timestamp = excluded.client_timestamp, context = excluded.context, recorded_by = excluded.recorded_by,
-                   recorded_at = excluded.recorded_at
-            """)
-    }
-
-    /// An operator's answer, in one round trip (the commonest write: every item of every session): the
-    /// response saved as `saveResponse` saves it, the session moved to its item, and `event` kept with
-    /// the session.
-    public func recordAnswer(
-        _ response: RecordedResponse, in session: DeliverySession, by user: UserID, event: (type: String, payload: JSONValue)
+    /// Records (or re-records, while the session is active) one item's answer, in one round trip. With an
+    /// `event` (an operator answering: the commonest write, every item of every session) the session also
+    /// moves to the item and keeps the event; without one (an answer its evidence completes) only the answer
+    /// is saved.
+    public func saveResponse(
+        _ response: RecordedResponse, in session: DeliverySession, by user: UserID, event: (type: String, payload: JSONValue)? = nil
     ) async throws {
         try await run(
             """
@@ -220,11 +204,12 @@ extension Transaction {
                        client_timestamp = excluded.client_timestamp, context = excluded.context, recorded_by = excluded.recorded_by,
                        recorded_at = excluded.recorded_at),
             moved AS (
-                UPDATE delivery_sessions SET current_item_id = \(response.itemId.rawValue) WHERE id = \(session.id.rawValue))
+                UPDATE delivery_sessions SET current_item_id = \(response.itemId.rawValue) WHERE id = \(session.id.rawValue) AND \(event != nil))
             INSERT INTO delivery_session_events (tenant_id, org_unit_id, session_id, event_type, payload, client_timestamp, received_at)
-            VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(event.type),
-                    \(try jsonText(event.payload))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
-                    \(MillisecondTimestamp(response.recordedAt)))
+            SELECT \(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(event?.type),
+                   \(try event.map { try jsonText($0.payload) })::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
+                   \(MillisecondTimestamp(response.recordedAt))
+            WHERE \(event != nil)
             """)
     }
 
@@ -232,7 +217,6 @@ extension Transaction {
         try await responses(ofSessions: [session])[session] ?? []
     }
 
-    /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
     /// When each item of `sessions` was last answered: what reporting needs of responses that are not scored again.
     /// Read session by session (a lateral join): asked for hundreds at once, PostgreSQL checks the policy of
     /// `submission_items` against a hash of every session of the tenant, built anew for each statement.
@@ -250,6 +234,7 @@ extension Transaction {
         return times
     }
 
+    /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
     public func responses(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [RecordedResponse]] {
         let rows = try await run(
             """
