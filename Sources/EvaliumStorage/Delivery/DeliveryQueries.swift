@@ -236,15 +236,23 @@ extension Transaction {
 
     /// The recorded responses of each of `sessions`, each session's in the order they were recorded.
     public func responses(ofSessions sessions: [AttemptID]) async throws -> [AttemptID: [RecordedResponse]] {
-        let rows = try await run(
-            """
+        let columns = """
             SELECT session_id, item_id, question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text, recorded_at
-            FROM submission_items WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[]) ORDER BY session_id, recorded_at, item_id
-            """)
+            FROM submission_items
+            """
+        // One session (every read of a submission) has a statement of its own, as in `fetchSubmissions`.
+        let rows =
+            if sessions.count == 1 {
+                try await run("\(unescaped: columns) WHERE session_id = \(sessions[0].rawValue) ORDER BY recorded_at, item_id", plannedAs: ResponsesOfSession.self)
+            } else {
+                try await run(
+                    "\(unescaped: columns) WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[]) ORDER BY session_id, recorded_at, item_id",
+                    plannedAs: ResponsesOfSessions.self)
+            }
         var responses: [AttemptID: [RecordedResponse]] = [:]
-        for try await (session, itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) in rows.decode(
-            (String, String, String, String, String?, Bool, String, Date?, String?, Date).self)
-        {
+        for try await row in rows {
+            let (session, itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) = try row.decode(
+                (String, String, String, String, String?, Bool, String, Date?, String?, Date).self)
             responses[AttemptID(unchecked: session), default: []].append(
                 RecordedResponse(
                     itemId: ItemID(unchecked: itemId), questionId: QuestionID(unchecked: questionId), answer: try storedValue(Answer.self, answer),
@@ -333,13 +341,20 @@ extension Transaction {
 
     /// The submissions of `ids` visible in this scope, with their snapshots, in id order.
     public func fetchSubmissions(_ ids: [SubmissionID]) async throws -> [(Submission, VersionSnapshot)] {
-        let rows = try await run(
-            """
+        let columns = """
             SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
                    cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
                    context::text, started_at, submitted_at, replaces, content_hash
-            FROM submissions WHERE id = ANY(\(ids.map(\.rawValue))::text[]) ORDER BY id
-            """)
+            FROM submissions
+            """
+        // One id (every read of a submission) has a statement of its own: PostgreSQL keeps a plan for `id = $1`,
+        // while for `= ANY($1)` it expects ten ids and goes on planning for the one it is given.
+        let rows =
+            if ids.count == 1 {
+                try await run("\(unescaped: columns) WHERE id = \(ids[0].rawValue)", plannedAs: FetchSubmission.self)
+            } else {
+                try await run("\(unescaped: columns) WHERE id = ANY(\(ids.map(\.rawValue))::text[]) ORDER BY id", plannedAs: FetchSubmissions.self)
+            }
         // The rows are read to the end before any content is fetched: a connection runs one query at a time.
         var read: [(submission: Submission, snapshot: String, contentHash: String?)] = []
         for try await row in rows {
@@ -394,9 +409,10 @@ extension Transaction {
             """
             SELECT DISTINCT ON (submission_id, item_id) submission_id, item_id, points, graded_by, graded_at FROM submission_grades
             WHERE submission_id = ANY(\(submissions.map(\.rawValue))::text[]) ORDER BY submission_id, item_id, id DESC
-            """)
+            """, plannedAs: LatestGrades.self)
         var grades: [SubmissionID: [ItemID: HumanGrade]] = [:]
-        for try await (submission, item, points, gradedBy, gradedAt) in rows.decode((String, String, Double, String, Date).self) {
+        for try await row in rows {
+            let (submission, item, points, gradedBy, gradedAt) = try row.decode((String, String, Double, String, Date).self)
             grades[SubmissionID(unchecked: submission), default: [:]][ItemID(unchecked: item)] = HumanGrade(
                 pointsEarned: points, gradedBy: UserID(unchecked: gradedBy), gradedAt: gradedAt.roundedToMilliseconds())
         }
@@ -477,3 +493,9 @@ extension Transaction {
         return result
     }
 }
+
+private enum FetchSubmission: PlannedStatement {}
+private enum FetchSubmissions: PlannedStatement {}
+private enum LatestGrades: PlannedStatement {}
+private enum ResponsesOfSession: PlannedStatement {}
+private enum ResponsesOfSessions: PlannedStatement {}

@@ -54,7 +54,7 @@ extension Transaction {
                 RETURNING id, tenant_id, org_unit_id)
             INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
             SELECT id, tenant_id, org_unit_id FROM appended
-            """)
+            """, plannedAs: AppendLedgerEvents.self)
         effects.noteLedgerAppend()
         return events
     }
@@ -271,3 +271,5 @@ extension Transaction {
 func jsonText(_ value: JSONValue) throws -> String {
     String(decoding: try CanonicalJSON.bytes(value), as: UTF8.self)
 }
+
+private enum AppendLedgerEvents: PlannedStatement {}

@@ -16,13 +16,13 @@ public struct Transaction: Sendable {
         try await connection.query(query, logger: logger)
     }
 
-    /// The tenant of the scope, or a refusal: tenant data is never touched without one.
     /// Whether `query` answers any row.
     func exists(_ query: PostgresQuery) async throws -> Bool {
         for try await _ in try await run(query) { return true }
         return false
     }
 
+    /// The tenant of the scope, or a refusal: tenant data is never touched without one.
     func requireTenant() throws -> TenantID {
         guard let tenantId = scope.tenantId else {
             throw StorageError.permissionDenied(detail: "this unit of work has no tenant scope")

@@ -15,12 +15,11 @@ extension Transaction {
             """
             SELECT submission_id, id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments
             WHERE submission_id = ANY(\(ids)::text[]) ORDER BY submission_id, sequence
-            """)
+            """, plannedAs: AmendmentsOfSubmissions.self)
         var corrections: [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] = [:]
-        for try await (submission, id, sequence, reason, changes, amendedBy, amendedAt) in amendmentRows.decode(
-            (String, String, Int, String, String, String, Date).self)
-        {
-            let submission = SubmissionID(unchecked: submission)
+        for try await row in amendmentRows {
+            let (submissionId, id, sequence, reason, changes, amendedBy, amendedAt) = try row.decode((String, String, Int, String, String, String, Date).self)
+            let submission = SubmissionID(unchecked: submissionId)
             corrections[submission, default: ([], nil)].amendments.append(
                 Amendment(
                     id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
@@ -28,9 +27,11 @@ extension Transaction {
                     amendedAt: amendedAt.roundedToMilliseconds()))
         }
         let voidRows = try await run(
-            "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = ANY(\(ids)::text[])")
-        for try await (submission, reason, voidedBy, voidedAt, stepUp) in voidRows.decode((String, String, String, Date, String?).self) {
-            let submission = SubmissionID(unchecked: submission)
+            "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = ANY(\(ids)::text[])",
+            plannedAs: VoidsOfSubmissions.self)
+        for try await row in voidRows {
+            let (submissionId, reason, voidedBy, voidedAt, stepUp) = try row.decode((String, String, String, Date, String?).self)
+            let submission = SubmissionID(unchecked: submissionId)
             corrections[submission, default: ([], nil)].void = SubmissionVoid(
                 submissionId: submission, reason: reason, voidedBy: UserID(unchecked: voidedBy), voidedAt: voidedAt.roundedToMilliseconds(),
                 stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
@@ -67,3 +68,6 @@ extension Transaction {
         return ids
     }
 }
+
+private enum AmendmentsOfSubmissions: PlannedStatement {}
+private enum VoidsOfSubmissions: PlannedStatement {}
