@@ -64,6 +64,13 @@ struct DeliveryTests {
                 #expect(raw == String(decoding: try WireJSON.makeEncoder().encode(view), as: UTF8.self))
                 #expect(view.form.sections.flatMap(\.items).count == 2)
             }
+            // Reads are planned once per connection and the plan is kept: a dozen reads later, another tenant's
+            // administrator still finds nothing, and the owner's reads still see it.
+            let other = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            for _ in 0..<12 {
+                #expect(try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin).status == .ok)
+                #expect(try await client.send(.get, "/v1/submissions/\(submissionId)", as: other.admin).status == .notFound)
+            }
             let events = try await Delivery.events(client, about: submissionId, as: tenant.admin)
             let types = events.compactMap { $0["eventType"]?.stringValue }
             #expect(types.contains("submission.finalised") && types.contains("submission.viewed"), "\(types)")
