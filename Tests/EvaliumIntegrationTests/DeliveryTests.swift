@@ -81,6 +81,41 @@ struct DeliveryTests {
         }
     }
 
+    @Test("statements planned once per connection take NULL at their first run and values after it")
+    func plannedStatementsTakeNullThenValues() async throws {
+        // One connection, so every request below runs its statements where they were first planned; the
+        // server's own background work (no tenant, no person) ran the scope statement with NULLs before them.
+        try await TestEnvironment.withServer(connections: 1) { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let operatorPerson = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil)])
+            let quiz = try await Delivery.publishedEvaluation(
+                client, kind: .knowledge, questions: [Self.numeric, Self.numeric], extra: #","grading":{"passThreshold":0.5}"#, as: tenant.admin)
+            let assignment = try await Delivery.assign(
+                client, #"{"evaluationId":"\#(quiz)","target":{"userId":"\#(operatorPerson.userId)"}}"#, as: tenant.admin)
+            let session = try await Delivery.launch(client, try #require(assignment["id"]?.stringValue), as: operatorPerson)
+            let sessionId = try #require(session["session"]?["id"]?.stringValue)
+            let items = Delivery.items(session)
+
+            let bare = try await Delivery.answer(client, sessionId, items[0], #"{"answer":{"number":12}}"#, as: operatorPerson)
+            #expect(bare.status == .ok, "\(bare.text)")
+            let full = try await Delivery.answer(
+                client, sessionId, items[1],
+                #"{"answer":{"number":12.2},"comment":"read twice","clientTimestamp":"2026-11-22T09:00:00.000Z","context":{"gauge":"G-7"}}"#,
+                as: operatorPerson)
+            #expect(full.status == .ok, "\(full.text)")
+            #expect(try await Delivery.answer(client, sessionId, items[0], #"{"answer":{"number":11.9}}"#, as: operatorPerson).status == .ok)
+
+            let submitted = try await client.send(.post, "/v1/sessions/\(sessionId)/submit", as: operatorPerson, headers: [.idempotencyKey: "first-submit"])
+            #expect(submitted.status == .created, "\(submitted.text)")
+            let submissionId = try #require(try submitted.json()["id"]?.stringValue)
+            let read = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin).json()
+            let answers = read["responses"]?.arrayValue ?? []
+            #expect(answers.first { $0["itemId"]?.stringValue == items[1] }?["comment"] == "read twice", "\(read)")
+            #expect(answers.first { $0["itemId"]?.stringValue == items[1] }?["context"]?["gauge"] == "G-7", "\(read)")
+            #expect(answers.first { $0["itemId"]?.stringValue == items[0] }?["comment"] == nil, "\(read)")
+        }
+    }
+
     @Test("a full observation of two subjects with a major finding and its comment; findings with subjects reach the ledger")
     func observationEndToEnd() async throws {
         try await TestEnvironment.withServer { client, server in

@@ -60,16 +60,19 @@ extension Transaction {
     }
 
     public func fetchAssignment(_ id: AssignmentID, lockingForChange: Bool = false) async throws -> Assignment? {
-        try await assignments(
-            """
-            SELECT \(unescaped: Self.assignmentColumns) FROM assignments a WHERE a.id = \(id.rawValue)
-            \(unescaped: lockingForChange ? "FOR UPDATE OF a" : "")
-            """
-        ).first
+        let select = "SELECT \(Self.assignmentColumns) FROM assignments a WHERE a.id ="
+        let rows =
+            if lockingForChange {
+                try await run("\(unescaped: select) \(id.rawValue) FOR UPDATE OF a", plannedAs: AssignmentForChange.self)
+            } else {
+                try await run("\(unescaped: select) \(id.rawValue)", plannedAs: FetchAssignment.self)
+            }
+        return try await assignments(from: rows).first
     }
 
     public func listAssignments(_ filter: AssignmentFilter) async throws -> [Assignment] {
         try await assignments(
+            from: run(
             """
             SELECT \(unescaped: Self.assignmentColumns) FROM assignments a
             WHERE (\(filter.evaluationId?.rawValue)::text IS NULL OR a.evaluation_id = \(filter.evaluationId?.rawValue))
@@ -80,7 +83,7 @@ extension Transaction {
               AND (\(filter.after?.rawValue)::text IS NULL OR a.id > \(filter.after?.rawValue))
             ORDER BY a.id
             LIMIT \(filter.limit)
-            """)
+            """))
     }
 
     /// Whether the signed-in person is the assignment's target (directly, through a group, or by email).
@@ -95,7 +98,9 @@ extension Transaction {
 
     /// The content frozen into an assignment when it was issued.
     public func assignmentContent(_ id: AssignmentID) async throws -> FrozenContent? {
-        for try await hash in try await run("SELECT content_hash FROM assignments WHERE id = \(id.rawValue)").decode(String.self) {
+        let rows = try await run("SELECT content_hash FROM assignments WHERE id = \(id.rawValue)", plannedAs: ContentHashOfAssignment.self)
+        for try await row in rows {
+            let hash = try row.decode(String.self)
             return try await frozenContent(hash)
         }
         return nil
@@ -113,9 +118,9 @@ extension Transaction {
          FROM assignment_subjects x WHERE x.assignment_id = a.id)::text
         """
 
-    private func assignments(_ query: PostgresQuery) async throws -> [Assignment] {
+    private func assignments(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Assignment] {
         var result: [Assignment] = []
-        for try await row in try await run(query) {
+        for try await row in rows {
             let (id, tenantId, orgUnitId, evaluationId, version, kind, userId, groupId, email) = try row.decode(
                 (String, String, String, String, Int, String, String?, String?, String?).self)
             let cells = Array(row)
@@ -148,7 +153,8 @@ extension Transaction {
     /// limit), and their active one if any.
     public func attempts(at assignment: AssignmentID, by operatorId: UserID) async throws -> (count: Int, all: Int, active: DeliverySession?) {
         let sessions = try await deliverySessions(
-            "WHERE s.assignment_id = \(assignment.rawValue) AND s.operator_id = \(operatorId.rawValue) ORDER BY s.attempt_number")
+            "WHERE s.assignment_id = \(assignment.rawValue) AND s.operator_id = \(operatorId.rawValue) ORDER BY s.attempt_number",
+            plannedAs: AttemptsOfOperator.self)
         return (sessions.filter { $0.reworkOf == nil }.count, sessions.count, sessions.first { $0.status == .active })
     }
 
@@ -167,7 +173,11 @@ extension Transaction {
     /// The session if visible; `lockingForChange` holds it until the transaction ends, so answers and the
     /// submit of one session happen one after the other.
     public func fetchSession(_ id: AttemptID, lockingForChange: Bool = false) async throws -> DeliverySession? {
-        try await deliverySessions("WHERE s.id = \(id.rawValue) \(unescaped: lockingForChange ? "FOR UPDATE OF s" : "")").first
+        if lockingForChange {
+            try await deliverySessions("WHERE s.id = \(id.rawValue) FOR UPDATE OF s", plannedAs: SessionForChange.self).first
+        } else {
+            try await deliverySessions("WHERE s.id = \(id.rawValue)", plannedAs: Session.self).first
+        }
     }
 
     public func moveSession(_ id: AttemptID, to item: ItemID?) async throws {
@@ -196,9 +206,9 @@ extension Transaction {
                 INSERT INTO submission_items (tenant_id, org_unit_id, session_id, item_id, question_id, answer, comment, complete, missing,
                                               client_timestamp, context, recorded_by, recorded_at)
                 VALUES (\(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(response.itemId.rawValue),
-                        \(response.questionId.rawValue), \(try storedJSON(response.answer))::jsonb, \(response.comment), \(response.complete),
-                        \(try storedJSON(response.missing))::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
-                        \(try response.context.map(jsonText))::jsonb, \(user.rawValue), \(MillisecondTimestamp(response.recordedAt)))
+                        \(response.questionId.rawValue), \(try storedJSON(response.answer))::jsonb, \(nullable: response.comment), \(response.complete),
+                        \(try storedJSON(response.missing))::jsonb, \(nullable: response.clientTimestamp.map(MillisecondTimestamp.init)),
+                        \(nullable: try response.context.map(jsonText))::jsonb, \(user.rawValue), \(MillisecondTimestamp(response.recordedAt)))
                 ON CONFLICT (session_id, item_id) DO UPDATE
                    SET answer = excluded.answer, comment = excluded.comment, complete = excluded.complete, missing = excluded.missing,
                        client_timestamp = excluded.client_timestamp, context = excluded.context, recorded_by = excluded.recorded_by,
@@ -206,11 +216,11 @@ extension Transaction {
             moved AS (
                 UPDATE delivery_sessions SET current_item_id = \(response.itemId.rawValue) WHERE id = \(session.id.rawValue) AND \(event != nil))
             INSERT INTO delivery_session_events (tenant_id, org_unit_id, session_id, event_type, payload, client_timestamp, received_at)
-            SELECT \(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(event?.type),
-                   \(try event.map { try jsonText($0.payload) })::jsonb, \(response.clientTimestamp.map(MillisecondTimestamp.init)),
+            SELECT \(session.tenantId.rawValue), \(session.orgUnitId.rawValue), \(session.id.rawValue), \(nullable: event?.type),
+                   \(nullable: try event.map { try jsonText($0.payload) })::jsonb, \(nullable: response.clientTimestamp.map(MillisecondTimestamp.init)),
                    \(MillisecondTimestamp(response.recordedAt))
             WHERE \(event != nil)
-            """)
+            """, plannedAs: SaveResponse.self)
     }
 
     public func listResponses(session: AttemptID) async throws -> [RecordedResponse] {
@@ -263,14 +273,16 @@ extension Transaction {
         return responses
     }
 
-    private func deliverySessions(_ tail: PostgresQuery) async throws -> [DeliverySession] {
+    private func deliverySessions<Statement: PlannedStatement>(
+        _ tail: PostgresQuery, plannedAs statement: Statement.Type
+    ) async throws -> [DeliverySession] {
         let rows = try await run(
             tail.wrapped(
                 """
                 SELECT s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
                        s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of
                 FROM delivery_sessions s
-                """))
+                """), plannedAs: statement)
         var result: [DeliverySession] = []
         for try await row in rows {
             let (id, tenantId, orgUnitId, assignmentId, operatorId, attempt, status, mode) = try row.decode(
@@ -308,16 +320,17 @@ extension Transaction {
                                      submitted_at, replaces)
             VALUES (\(submission.id.rawValue), \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.sessionId.rawValue),
                     \(submission.assignmentId.rawValue), \(submission.evaluationId.rawValue), \(submission.evaluationVersion),
-                    \(submission.kind.rawValue), \(submission.operatorId.rawValue), \(submission.batchId?.rawValue), \(submission.cohort),
+                    \(submission.kind.rawValue), \(submission.operatorId.rawValue), \(nullable: submission.batchId?.rawValue), \(nullable: submission.cohort),
                     \(submission.lifecycleStatus.rawValue), \(submission.outcome.rawValue), \(submission.approvalStatus.rawValue),
                     \(submission.result.rawScore), \(submission.result.maxScore), \(submission.result.scaledScore),
                     \(try storedJSON(submission.result))::jsonb, \(try storedJSON(snapshot.frame))::jsonb, \(contentHash), \(submission.snapshotHash),
-                    \(try storedJSON(submission.subjects))::jsonb, \(try submission.context.map(jsonText))::jsonb,
+                    \(try storedJSON(submission.subjects))::jsonb, \(nullable: try submission.context.map(jsonText))::jsonb,
                     \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)),
-                    \(submission.replaces?.rawValue))
-            """)
+                    \(nullable: submission.replaces?.rawValue))
+            """, plannedAs: InsertSubmission.self)
         try await run(
-            "UPDATE submission_items SET submission_id = \(submission.id.rawValue) WHERE session_id = \(submission.sessionId.rawValue)")
+            "UPDATE submission_items SET submission_id = \(submission.id.rawValue) WHERE session_id = \(submission.sessionId.rawValue)",
+            plannedAs: LinkSubmissionItems.self)
         if !submission.subjects.isEmpty {
             try await run(
                 """
@@ -325,14 +338,14 @@ extension Transaction {
                 SELECT \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.id.rawValue), subject_id, role
                 FROM unnest(\(submission.subjects.map(\.subjectId.rawValue))::text[], \(submission.subjects.map(\.role.rawValue))::text[])
                      AS s(subject_id, role)
-                """)
+                """, plannedAs: InsertSubmissionSubjects.self)
         }
         try await run(
             """
             UPDATE delivery_sessions SET status = 'submitted', submission_id = \(submission.id.rawValue),
                    submitted_at = \(MillisecondTimestamp(submission.submittedAt))
             WHERE id = \(submission.sessionId.rawValue)
-            """)
+            """, plannedAs: CloseSession.self)
     }
 
     public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {
@@ -494,8 +507,19 @@ extension Transaction {
     }
 }
 
+private enum AssignmentForChange: PlannedStatement {}
+private enum AttemptsOfOperator: PlannedStatement {}
+private enum CloseSession: PlannedStatement {}
+private enum ContentHashOfAssignment: PlannedStatement {}
+private enum FetchAssignment: PlannedStatement {}
 private enum FetchSubmission: PlannedStatement {}
 private enum FetchSubmissions: PlannedStatement {}
+private enum InsertSubmission: PlannedStatement {}
+private enum InsertSubmissionSubjects: PlannedStatement {}
 private enum LatestGrades: PlannedStatement {}
+private enum LinkSubmissionItems: PlannedStatement {}
 private enum ResponsesOfSession: PlannedStatement {}
 private enum ResponsesOfSessions: PlannedStatement {}
+private enum SaveResponse: PlannedStatement {}
+private enum Session: PlannedStatement {}
+private enum SessionForChange: PlannedStatement {}

@@ -92,9 +92,9 @@ extension Transaction {
                 INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
                 SELECT event_id, tenant_id, 'outbox', subject, sequence FROM wanted)
             SELECT count(*)::int FROM wanted
-            """)
+            """, plannedAs: PublishEvents.self)
         effects.noteEventPublished()
-        for try await queued in rows.decode(Int.self) where queued > 0 { effects.noteEventQueued() }
+        for try await row in rows where try row.decode(Int.self) > 0 { effects.noteEventQueued() }
     }
 
     public func publish(_ event: OutboxEvent) async throws {
@@ -487,3 +487,5 @@ extension Transaction {
         }
     }
 }
+
+private enum PublishEvents: PlannedStatement {}

@@ -28,10 +28,10 @@ extension Transaction {
                 LEFT JOIN idempotency_keys k
                        ON k.tenant_id = \(claim.tenantId.rawValue) AND k.caller_id = \(claim.callerId)
                       AND k.idempotency_key = \(claim.key.value) AND k.status = 'completed' AND k.expires_at > now()
-                """)
-            for try await (locked, fingerprint, status, contentType, location, body) in rows.decode(
-                (Bool, ByteBuffer?, Int?, String?, String?, ByteBuffer?).self)
-            {
+                """, plannedAs: ClaimIdempotencyKey.self)
+            for try await row in rows {
+                let (locked, fingerprint, status, contentType, location, body) = try row.decode(
+                    (Bool, ByteBuffer?, Int?, String?, String?, ByteBuffer?).self)
                 guard locked else { return .existing(IdempotencyRecord(fingerprint: claim.fingerprint, state: .inFlight)) }
                 guard let fingerprint, let status else { return .claimed }
                 let response = StoredResponse(
@@ -53,7 +53,7 @@ extension Transaction {
                                               created_at)
                 VALUES (\(claim.tenantId.rawValue), \(claim.callerId), \(claim.key.value), \(ByteBuffer(bytes: claim.fingerprint.bytes)),
                         '', 'completed', \(MillisecondTimestamp(now)), \(MillisecondTimestamp(now.addingTimeInterval(retention.seconds))),
-                        \(response.status), \(response.contentType), \(response.location), \(ByteBuffer(bytes: response.body)),
+                        \(response.status), \(nullable: response.contentType), \(nullable: response.location), \(ByteBuffer(bytes: response.body)),
                         \(MillisecondTimestamp(now)))
                 ON CONFLICT (tenant_id, caller_id, idempotency_key) DO UPDATE
                     SET fingerprint = excluded.fingerprint, claim_token = excluded.claim_token, status = excluded.status,
@@ -61,7 +61,7 @@ extension Transaction {
                         response_status = excluded.response_status, response_content_type = excluded.response_content_type,
                         response_location = excluded.response_location, response_body = excluded.response_body,
                         created_at = excluded.created_at
-                """)
+                """, plannedAs: CompleteIdempotencyClaim.self)
         }
     }
 
@@ -82,3 +82,6 @@ extension Transaction {
         return result
     }
 }
+
+private enum ClaimIdempotencyKey: PlannedStatement {}
+private enum CompleteIdempotencyClaim: PlannedStatement {}

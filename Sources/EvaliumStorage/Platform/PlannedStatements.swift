@@ -16,8 +16,9 @@ import Synchronization
 /// A call site names its statement with a type of its own (`private enum FetchSubmissions: PlannedStatement {}`)
 /// and keeps building the query by interpolation: the SQL text of one call site is the same every time (only
 /// the bindings change), and the first text is the one prepared. Two rules follow from preparing once:
-/// - no binding may be NULL: the first run on a connection fixes the types of the parameters, and a NULL
-///   there would let PostgreSQL infer one (`$1::jsonb` makes it jsonb) that later values are not sent as;
+/// - a binding that may be NULL is written `\(nullable: value)`: the first run on a connection fixes the
+///   types of the parameters, and a NULL there lets PostgreSQL infer one from its context (`$1::jsonb` makes
+///   it jsonb, an `integer` column integer) that later values, sent as text or bigint, do not fit;
 /// - a statement for one value (`id = $1`) is its own statement, not `= ANY($1)` with one element: for an
 ///   array PostgreSQL expects ten elements, finds its generic plan dearer than the plan for one, and goes
 ///   on planning every time.
@@ -61,5 +62,15 @@ private enum PlannedText {
 
     static func text(of statement: Any.Type) -> String {
         texts.withLock { $0[ObjectIdentifier(statement)] } ?? ""
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// A binding that may be NULL, cast to the type its values are sent as (`$4::TEXT`), so that a planned
+    /// statement whose first run sends NULL there expects the same type as one whose first run sends a value.
+    mutating func appendInterpolation<Value: PostgresNonThrowingEncodable>(nullable value: Value?) {
+        guard let typeName = Value.psqlType.knownSQLName else { preconditionFailure("\(Value.self) has no SQL type name to cast to") }
+        appendInterpolation(value)
+        appendLiteral("::" + typeName)
     }
 }

@@ -33,7 +33,8 @@ public struct Transaction: Sendable {
     /// Sets the row-level security scope (tenant, org units, the signed-in person as `app.user_id`, which
     /// lets people reach their own work outside their org scope, and a portal link as `app.link_id`, which
     /// narrows a client's view to the link's one record) and, in the same round trip, asks
-    /// the database whether the session behind the work is still live.
+    /// the database whether the session behind the work is still live. Planned once per connection: every
+    /// transaction begins with it.
     func applyScope(_ scope: Scope) async throws {
         let tenant = scope.tenantId?.rawValue ?? ""
         let orgUnits = scope.orgUnitIds.map(\.rawValue).joined(separator: ",")
@@ -51,11 +52,12 @@ public struct Transaction: Sendable {
                    set_config('app.org_scope_all', \(orgScopeAll), true),
                    set_config('app.user_id', \(kind == "user" ? principal ?? "" : ""), true),
                    set_config('app.link_id', \(kind == "link" ? principal ?? "" : ""), true),
-                   CASE WHEN \(kind)::text IS NULL THEN NULL
-                        ELSE auth_principal_state(\(tenant), \(kind)::text, \(principal)::text, \(session)::text, \(authzVersion)::integer) END
-            """)
-        for try await (_, _, _, _, _, state) in rows.decode((String, String, String, String, String, String?).self) {
-            switch state {
+                   CASE WHEN \(nullable: kind) IS NULL THEN NULL
+                        ELSE auth_principal_state(\(tenant), \(nullable: kind), \(nullable: principal), \(nullable: session),
+                                                  \(nullable: authzVersion)::integer) END
+            """, plannedAs: ScopeAndSessionState.self)
+        for try await row in rows {
+            switch try row.decode((String, String, String, String, String, String?).self).5 {
             case nil, "live": return
             case "stale": throw StorageError.accessOutOfDate
             default: throw StorageError.sessionEnded
@@ -82,3 +84,5 @@ public struct Transaction: Sendable {
         }
     }
 }
+
+private enum ScopeAndSessionState: PlannedStatement {}

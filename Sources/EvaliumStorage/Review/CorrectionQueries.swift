@@ -11,11 +11,16 @@ extension Transaction {
     /// Each of `submissions`' amendments in order and its void, for those that have any.
     public func fetchCorrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] {
         let ids = submissions.map(\.rawValue)
-        let amendmentRows = try await run(
-            """
-            SELECT submission_id, id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments
-            WHERE submission_id = ANY(\(ids)::text[]) ORDER BY submission_id, sequence
-            """, plannedAs: AmendmentsOfSubmissions.self)
+        // One submission (every read of one) has statements of its own, as in `fetchSubmissions`.
+        let amendments = "SELECT submission_id, id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments"
+        let amendmentRows =
+            if ids.count == 1 {
+                try await run("\(unescaped: amendments) WHERE submission_id = \(ids[0]) ORDER BY sequence", plannedAs: AmendmentsOfSubmission.self)
+            } else {
+                try await run(
+                    "\(unescaped: amendments) WHERE submission_id = ANY(\(ids)::text[]) ORDER BY submission_id, sequence",
+                    plannedAs: AmendmentsOfSubmissions.self)
+            }
         var corrections: [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] = [:]
         for try await row in amendmentRows {
             let (submissionId, id, sequence, reason, changes, amendedBy, amendedAt) = try row.decode((String, String, Int, String, String, String, Date).self)
@@ -26,9 +31,13 @@ extension Transaction {
                     changes: try storedValue([ItemCorrection].self, changes), amendedBy: UserID(unchecked: amendedBy),
                     amendedAt: amendedAt.roundedToMilliseconds()))
         }
-        let voidRows = try await run(
-            "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids WHERE submission_id = ANY(\(ids)::text[])",
-            plannedAs: VoidsOfSubmissions.self)
+        let voids = "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids"
+        let voidRows =
+            if ids.count == 1 {
+                try await run("\(unescaped: voids) WHERE submission_id = \(ids[0])", plannedAs: VoidOfSubmission.self)
+            } else {
+                try await run("\(unescaped: voids) WHERE submission_id = ANY(\(ids)::text[])", plannedAs: VoidsOfSubmissions.self)
+            }
         for try await row in voidRows {
             let (submissionId, reason, voidedBy, voidedAt, stepUp) = try row.decode((String, String, String, Date, String?).self)
             let submission = SubmissionID(unchecked: submissionId)
@@ -69,5 +78,7 @@ extension Transaction {
     }
 }
 
+private enum AmendmentsOfSubmission: PlannedStatement {}
 private enum AmendmentsOfSubmissions: PlannedStatement {}
+private enum VoidOfSubmission: PlannedStatement {}
 private enum VoidsOfSubmissions: PlannedStatement {}

@@ -80,6 +80,7 @@ enum TestEnvironment {
     /// `isolated` names a database of `isolatedDatabase`; the shared one by default.
     static func withServer<Result: Sendable>(
         on isolated: TestDatabase? = nil,
+        connections: Int = 3,
         configure: (inout AppConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
     ) async throws -> Result {
@@ -87,7 +88,7 @@ enum TestEnvironment {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configure(&configuration)
-        let database = Database(endpoint: isolated?.application ?? application, maximumConnections: 3, logger: logger)
+        let database = Database(endpoint: isolated?.application ?? application, maximumConnections: connections, logger: logger)
         let mailbox = TestMailbox()
         let server = EvaliumServer(
             configuration: configuration, database: database, migrations: try Migration.bundled(),
