@@ -81,6 +81,17 @@ struct DeliveryTests {
         }
     }
 
+    @Test("the stand-in form is found where it first occurs, after near misses, at either end, or not at all")
+    func standInSearch() {
+        func offset(_ needle: String, _ haystack: String) -> Int? { SubmissionViewEncoder.offset(of: Array(needle.utf8), in: Array(haystack.utf8)) }
+        let standIn = #"{"sections":[],"title":"m"}"#
+        #expect(offset(standIn, #"{"a":{"sections":[],"title":"n"},"form":\#(standIn),"z":{"sections":[]}}"#) == 40)
+        #expect(offset(standIn, standIn) == 0)
+        #expect(offset(standIn, "[1," + standIn) == 3)
+        #expect(offset(standIn, #"{"form":{"sections":[],"title":"m"]"#) == nil)
+        #expect(offset(standIn, "{") == nil)
+    }
+
     @Test("statements planned once per connection take NULL at their first run and values after it")
     func plannedStatementsTakeNullThenValues() async throws {
         // One connection, so every request below runs its statements where they were first planned; the

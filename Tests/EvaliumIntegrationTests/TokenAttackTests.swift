@@ -60,6 +60,23 @@ struct TokenAttackTests {
         }
     }
 
+    @Test("a token verified once is remembered for its signature only: its use and its expiry are checked every time")
+    func rememberedTokensAreStillChecked() async throws {
+        let issuer = TokenIssuer(keys: SigningKeys.generate(), issuer: "evalium-test", audience: "evalium-api")
+        let now = Int(Date().timeIntervalSince1970)
+        let claims = TokenClaims(
+            iss: "evalium-test", aud: ["evalium-api"], sub: "usr_01M94R59GBTXRAMGXVRHRJSXQZ", iat: now, exp: now + 60, jti: "jti-1", use: .access,
+            tid: TenantID(unchecked: "tnt_01M94R59GBTXRAMGXVRHRJSXQZ"))
+        let token = try await issuer.sign(claims)
+        #expect(try await issuer.verify(token, use: .access) == claims)
+        #expect(try await issuer.verify(token, use: .access) == claims, "the second time from memory")
+        await #expect(throws: TokenRejection.wrongUse) { try await issuer.verify(token, use: .portal) }
+        await #expect(throws: TokenRejection.expired) { try await issuer.verify(token, use: .access, now: Date().addingTimeInterval(61)) }
+        var flipped = Array(token.utf8)
+        flipped[flipped.count - 5] = flipped[flipped.count - 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        await #expect(throws: TokenRejection.badSignature) { try await issuer.verify(String(decoding: flipped, as: UTF8.self), use: .access) }
+    }
+
     @Test("a token signed by the old key still works after rotation; one signed by a removed key does not")
     func keyRotation() async throws {
         let old = SigningKeys.generate()

@@ -30,11 +30,30 @@ final class SubmissionViewEncoder: Sendable {
         outline.form.title = marker
         let rest = Array(try encoder.encode(outline))
         let standIn = Array(try encoder.encode(outline.form))
-        guard let place = rest.firstRange(of: standIn) else { return Array(try encoder.encode(view)) }
-        var bytes = Array(rest[..<place.lowerBound])
+        guard let place = Self.offset(of: standIn, in: rest) else { return Array(try encoder.encode(view)) }
+        var bytes = Array(rest[..<place])
         bytes.append(contentsOf: try encodedForm(view.form, encoder))
-        bytes.append(contentsOf: rest[place.upperBound...])
+        bytes.append(contentsOf: rest[(place + standIn.count)...])
         return bytes
+    }
+
+    /// Where `needle` first occurs in `haystack`: `memchr` to each place its first byte occurs, `memcmp` for the
+    /// rest. (The generic `firstRange(of:)` took 4 % of the server's CPU under reads.)
+    static func offset(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard let first = needle.first, needle.count <= haystack.count else { return nil }
+        return haystack.withUnsafeBytes { hay in
+            needle.withUnsafeBytes { pin in
+                guard let base = hay.baseAddress, let pinBase = pin.baseAddress else { return nil }
+                let lastStart = hay.count - pin.count
+                var start = 0
+                while start <= lastStart, let hit = memchr(base + start, Int32(first), lastStart - start + 1) {
+                    let offset = UnsafeRawPointer(hit) - base
+                    if memcmp(base + offset, pinBase, pin.count) == 0 { return offset }
+                    start = offset + 1
+                }
+                return nil
+            }
+        }
     }
 
     private func encodedForm(_ form: OperatorForm, _ encoder: JSONEncoder) throws -> [UInt8] {

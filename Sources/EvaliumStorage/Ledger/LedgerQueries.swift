@@ -100,12 +100,17 @@ extension Transaction {
     /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock.
     public func sealPendingLedgerEvents(limit: Int) async throws -> Int {
         let tenantId = try requireTenant()
-        try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))")
+        // Its statements are planned once per connection: under a stream of appends it seals a batch every few
+        // milliseconds, and planning the pending read took longer than running it.
+        try await run(
+            "SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))", plannedAs: TakeSealTurn.self)
 
         var head = LedgerChainHead.genesis(tenantId)
         let headRows = try await run(
-            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = \(tenantId.rawValue) ORDER BY sequence DESC LIMIT 1")
-        for try await (sequence, chainHash) in headRows.decode((Int64, ByteBuffer).self) {
+            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = \(tenantId.rawValue) ORDER BY sequence DESC LIMIT 1",
+            plannedAs: ChainHead.self)
+        for try await row in headRows {
+            let (sequence, chainHash) = try row.decode((Int64, ByteBuffer).self)
             head = LedgerChainHead(sequence: sequence, chainHash: Array(buffer: chainHash))
         }
 
@@ -116,9 +121,10 @@ extension Transaction {
             WHERE q.tenant_id = \(tenantId.rawValue)
             ORDER BY q.event_id
             LIMIT \(limit)
-            """)
+            """, plannedAs: PendingSeals.self)
         var pending: [(id: LedgerEventID, leafHash: [UInt8])] = []
-        for try await (eventId, leafHash) in pendingRows.decode((String, ByteBuffer).self) {
+        for try await row in pendingRows {
+            let (eventId, leafHash) = try row.decode((String, ByteBuffer).self)
             pending.append((LedgerEventID(unchecked: eventId), Array(buffer: leafHash)))
         }
         guard !pending.isEmpty else { return 0 }
@@ -133,8 +139,8 @@ extension Transaction {
                         \(seals.map { ByteBuffer(bytes: $0.leafHash) })::bytea[],
                         \(seals.map { ByteBuffer(bytes: $0.chainHash) })::bytea[])
                  AS s(sequence, event_id, leaf_hash, chain_hash)
-            """)
-        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY(\(eventIds)::text[])")
+            """, plannedAs: InsertSeals.self)
+        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY(\(eventIds)::text[])", plannedAs: DequeueSealed.self)
         return seals.count
     }
 
@@ -273,3 +279,8 @@ func jsonText(_ value: JSONValue) throws -> String {
 }
 
 private enum AppendLedgerEvents: PlannedStatement {}
+private enum ChainHead: PlannedStatement {}
+private enum DequeueSealed: PlannedStatement {}
+private enum InsertSeals: PlannedStatement {}
+private enum PendingSeals: PlannedStatement {}
+private enum TakeSealTurn: PlannedStatement {}
