@@ -91,7 +91,7 @@ struct DeliveryService: Sendable {
             guard submission.approvalStatus == .rejected || submission.approvalStatus == .changesRequested else {
                 throw Problem(.conflict, "only rejected or sent-back work is reworked; this submission is \(submission.approvalStatus.rawValue)")
             }
-            if let void = try await transaction.fetchCorrections(of: id).void { throw CorrectionService.voided(id, void) }
+            if let void = try await transaction.corrections(of: id).void { throw CorrectionService.voided(id, void) }
             let assignment = try await transaction.fetchAssignment(submission.assignmentId).orThrow(AssignmentService.notFound(submission.assignmentId))
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(assignment.id) was withdrawn") }
             let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id)).content

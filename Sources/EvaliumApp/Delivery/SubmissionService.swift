@@ -133,11 +133,12 @@ struct SubmissionService: Sendable {
     }
 
     static func currentState(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> CurrentState {
-        let (amendments, void) = try await transaction.fetchCorrections(of: submission.id)
+        let corrected = try await transaction.corrections(of: submission.id)
         return currentState(
             submission, snapshot, corrections: CorrectionChain(
-                original: try await transaction.listResponses(session: submission.sessionId), amendments: amendments, void: void),
-            grades: try await transaction.latestGrades(of: submission.id))
+                original: try await transaction.listResponses(session: submission.sessionId), amendments: corrected.amendments,
+                void: corrected.void),
+            grades: corrected.latestGrades)
     }
 
     /// Whether amendments or grades make a submission's current result differ from the one stored when it was

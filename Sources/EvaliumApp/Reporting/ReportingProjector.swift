@@ -92,25 +92,27 @@ struct ReportingProjector: Sendable {
         guard !ids.isEmpty else { return }
         let submissions = try await transaction.fetchSubmissions(ids)
         let sessions = submissions.map(\.0.sessionId)
-        let corrections = try await transaction.fetchCorrections(of: ids)
+        let corrections = try await transaction.corrections(of: ids)
         let answeredAt = try await transaction.answerTimes(ofSessions: sessions)
-        let grades = try await transaction.latestGrades(of: ids)
         // Only rescored work needs its recorded answers.
         let rescored = submissions.map(\.0).filter { submission in
-            SubmissionService.isRescored(amendments: corrections[submission.id]?.amendments ?? [], latestGrades: grades[submission.id] ?? [:])
+            SubmissionService.isRescored(
+                amendments: corrections[submission.id]?.amendments ?? [], latestGrades: corrections[submission.id]?.latestGrades ?? [:])
         }
         let responses = rescored.isEmpty ? [:] : try await transaction.responses(ofSessions: rescored.map(\.sessionId))
         let evidence = try await transaction.attachmentCounts(sessions: sessions)
         let detections = try await transaction.findingDetections(of: ids)
         let projections = submissions.map { submission, snapshot in
-            let (amendments, void) = corrections[submission.id] ?? ([], nil)
+            let corrected = corrections[submission.id] ?? SubmissionCorrections()
             let state = SubmissionService.currentState(
                 submission, snapshot,
-                corrections: CorrectionChain(original: responses[submission.sessionId] ?? [], amendments: amendments, void: void),
-                grades: grades[submission.id] ?? [:])
+                corrections: CorrectionChain(
+                    original: responses[submission.sessionId] ?? [], amendments: corrected.amendments, void: corrected.void),
+                grades: corrected.latestGrades)
             return ReportingProjection.project(
-                submission, snapshot, result: state.result, answeredAt: answeredAt[submission.sessionId] ?? [:], amendmentCount: amendments.count,
-                voided: void != nil, evidenceCount: evidence[submission.sessionId] ?? 0, detections: detections[submission.id] ?? [])
+                submission, snapshot, result: state.result, answeredAt: answeredAt[submission.sessionId] ?? [:],
+                amendmentCount: corrected.amendments.count, voided: corrected.void != nil, evidenceCount: evidence[submission.sessionId] ?? 0,
+                detections: detections[submission.id] ?? [])
         }
         try await transaction.replaceProjections(projections, tenant: tenant)
     }

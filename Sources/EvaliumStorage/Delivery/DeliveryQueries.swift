@@ -410,27 +410,6 @@ extension Transaction {
                     \(grade.pointsEarned), \(note), \(grade.gradedBy.rawValue), \(MillisecondTimestamp(date)))
             """)
     }
-
-    /// The latest grade of each item of a submission.
-    public func latestGrades(of submission: SubmissionID) async throws -> [ItemID: HumanGrade] {
-        try await latestGrades(of: [submission])[submission] ?? [:]
-    }
-
-    /// Each of `submissions`' latest grade per item.
-    public func latestGrades(of submissions: [SubmissionID]) async throws -> [SubmissionID: [ItemID: HumanGrade]] {
-        let rows = try await run(
-            """
-            SELECT DISTINCT ON (submission_id, item_id) submission_id, item_id, points, graded_by, graded_at FROM submission_grades
-            WHERE submission_id = ANY(\(submissions.map(\.rawValue))::text[]) ORDER BY submission_id, item_id, id DESC
-            """, plannedAs: LatestGrades.self)
-        var grades: [SubmissionID: [ItemID: HumanGrade]] = [:]
-        for try await row in rows {
-            let (submission, item, points, gradedBy, gradedAt) = try row.decode((String, String, Double, String, Date).self)
-            grades[SubmissionID(unchecked: submission), default: [:]][ItemID(unchecked: item)] = HumanGrade(
-                pointsEarned: points, gradedBy: UserID(unchecked: gradedBy), gradedAt: gradedAt.roundedToMilliseconds())
-        }
-        return grades
-    }
 }
 
 /// Filters for listing submissions; they combine with AND.
@@ -516,7 +495,6 @@ private enum FetchSubmission: PlannedStatement {}
 private enum FetchSubmissions: PlannedStatement {}
 private enum InsertSubmission: PlannedStatement {}
 private enum InsertSubmissionSubjects: PlannedStatement {}
-private enum LatestGrades: PlannedStatement {}
 private enum LinkSubmissionItems: PlannedStatement {}
 private enum ResponsesOfSession: PlannedStatement {}
 private enum ResponsesOfSessions: PlannedStatement {}

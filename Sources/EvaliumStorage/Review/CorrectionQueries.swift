@@ -3,47 +3,63 @@ import Foundation
 import PostgresNIO
 
 extension Transaction {
-    /// A submission's amendments in sequence order and its void, if it has one.
-    public func fetchCorrections(of submission: SubmissionID) async throws -> (amendments: [Amendment], void: SubmissionVoid?) {
-        try await fetchCorrections(of: [submission])[submission] ?? ([], nil)
+    /// A submission's amendments in sequence order, its void if it has one, and the latest grade of each item.
+    public func corrections(of submission: SubmissionID) async throws -> SubmissionCorrections {
+        try await corrections(of: [submission])[submission] ?? SubmissionCorrections()
     }
 
-    /// Each of `submissions`' amendments in order and its void, for those that have any.
-    public func fetchCorrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] {
-        let ids = submissions.map(\.rawValue)
-        // One submission (every read of one) has statements of its own, as in `fetchSubmissions`.
-        let amendments = "SELECT submission_id, id, sequence, reason, changes::text, amended_by, amended_at FROM submission_amendments"
-        let amendmentRows =
-            if ids.count == 1 {
-                try await run("\(unescaped: amendments) WHERE submission_id = \(ids[0]) ORDER BY sequence", plannedAs: AmendmentsOfSubmission.self)
+    /// The same for each of `submissions` that has any, in one statement: every read of a submission and
+    /// every page of a rebuild needs all three, and three statements were two round trips too many.
+    public func corrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: SubmissionCorrections] {
+        // One submission (every read of one) has a statement of its own, as in `fetchSubmissions`.
+        func select(_ condition: String) -> String {
+            """
+            SELECT 'amendment', submission_id, id, sequence, reason, changes::text, amended_by, amended_at, NULL, NULL::double precision
+            FROM submission_amendments WHERE \(condition)
+            UNION ALL
+            SELECT 'void', submission_id, NULL, NULL, reason, step_up::text, voided_by, voided_at, NULL, NULL
+            FROM submission_voids WHERE \(condition)
+            UNION ALL
+            SELECT * FROM (
+                SELECT DISTINCT ON (submission_id, item_id) 'grade', submission_id, NULL, NULL::integer, NULL, NULL, graded_by, graded_at, item_id, points
+                FROM submission_grades WHERE \(condition) ORDER BY submission_id, item_id, id DESC) AS latest
+            ORDER BY 2, 4
+            """
+        }
+        // The condition is spelled three times with one binding, so the query is written out rather than interpolated.
+        let single = submissions.count == 1
+        var binds = PostgresBindings()
+        if single { binds.append(submissions[0].rawValue) } else { binds.append(submissions.map(\.rawValue)) }
+        let rows =
+            if single {
+                try await run(PostgresQuery(unsafeSQL: select("submission_id = $1"), binds: binds), plannedAs: CorrectionsOfSubmission.self)
             } else {
                 try await run(
-                    "\(unescaped: amendments) WHERE submission_id = ANY(\(ids)::text[]) ORDER BY submission_id, sequence",
-                    plannedAs: AmendmentsOfSubmissions.self)
+                    PostgresQuery(unsafeSQL: select("submission_id = ANY($1::text[])"), binds: binds), plannedAs: CorrectionsOfSubmissions.self)
             }
-        var corrections: [SubmissionID: (amendments: [Amendment], void: SubmissionVoid?)] = [:]
-        for try await row in amendmentRows {
-            let (submissionId, id, sequence, reason, changes, amendedBy, amendedAt) = try row.decode((String, String, Int, String, String, String, Date).self)
+        var corrections: [SubmissionID: SubmissionCorrections] = [:]
+        for try await row in rows {
+            let (kind, submissionId, id, sequence, reason, document, actor, stored, itemId, points) = try row.decode(
+                (String, String, String?, Int?, String?, String?, String, Date, String?, Double?).self)
             let submission = SubmissionID(unchecked: submissionId)
-            corrections[submission, default: ([], nil)].amendments.append(
-                Amendment(
-                    id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
-                    changes: try storedValue([ItemCorrection].self, changes), amendedBy: UserID(unchecked: amendedBy),
-                    amendedAt: amendedAt.roundedToMilliseconds()))
-        }
-        let voids = "SELECT submission_id, reason, voided_by, voided_at, step_up::text FROM submission_voids"
-        let voidRows =
-            if ids.count == 1 {
-                try await run("\(unescaped: voids) WHERE submission_id = \(ids[0])", plannedAs: VoidOfSubmission.self)
-            } else {
-                try await run("\(unescaped: voids) WHERE submission_id = ANY(\(ids)::text[])", plannedAs: VoidsOfSubmissions.self)
+            let actorId = UserID(unchecked: actor)
+            let at = stored.roundedToMilliseconds()
+            switch (kind, id, sequence, reason, document, itemId, points) {
+            case ("amendment", let id?, let sequence?, let reason?, let changes?, _, _):
+                corrections[submission, default: SubmissionCorrections()].amendments.append(
+                    Amendment(
+                        id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
+                        changes: try storedValue([ItemCorrection].self, changes), amendedBy: actorId, amendedAt: at))
+            case ("void", _, _, let reason?, let stepUp, _, _):
+                corrections[submission, default: SubmissionCorrections()].void = SubmissionVoid(
+                    submissionId: submission, reason: reason, voidedBy: actorId, voidedAt: at,
+                    stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
+            case ("grade", _, _, _, _, let itemId?, let points?):
+                corrections[submission, default: SubmissionCorrections()].latestGrades[ItemID(unchecked: itemId)] = HumanGrade(
+                    pointsEarned: points, gradedBy: actorId, gradedAt: at)
+            default:
+                throw StorageError.unexpected(detail: "an unreadable \(kind) row of submission \(submissionId)")
             }
-        for try await row in voidRows {
-            let (submissionId, reason, voidedBy, voidedAt, stepUp) = try row.decode((String, String, String, Date, String?).self)
-            let submission = SubmissionID(unchecked: submissionId)
-            corrections[submission, default: ([], nil)].void = SubmissionVoid(
-                submissionId: submission, reason: reason, voidedBy: UserID(unchecked: voidedBy), voidedAt: voidedAt.roundedToMilliseconds(),
-                stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
         }
         return corrections
     }
@@ -78,7 +94,15 @@ extension Transaction {
     }
 }
 
-private enum AmendmentsOfSubmission: PlannedStatement {}
-private enum AmendmentsOfSubmissions: PlannedStatement {}
-private enum VoidOfSubmission: PlannedStatement {}
-private enum VoidsOfSubmissions: PlannedStatement {}
+/// What has been done to a submission since it was finalised.
+public struct SubmissionCorrections: Sendable {
+    public var amendments: [Amendment] = []
+    public var void: SubmissionVoid?
+    public var latestGrades: [ItemID: HumanGrade] = [:]
+
+    /// Nothing: a submission as it was finalised.
+    public init() {}
+}
+
+private enum CorrectionsOfSubmission: PlannedStatement {}
+private enum CorrectionsOfSubmissions: PlannedStatement {}
