@@ -101,7 +101,7 @@ struct IdempotentWrite: UnitOfWorkRunner {
                 }
             }
             let output = try await work(transaction)
-            let body = Array(try WireJSON.makeEncoder().encode(output))
+            let body = try WireJSONEncoder.encode(output)
             try await transaction.completeIdempotencyClaim(
                 request.claim,
                 response: StoredResponse(

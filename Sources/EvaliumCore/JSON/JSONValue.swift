@@ -72,6 +72,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 extension JSONValue {
     /// Converts any `Encodable` value through the shared wire encoder (so dates become RFC 3339 text).
     public init(encoding value: some Encodable) throws {
-        self = try JSONValue(parsing: try WireJSON.makeEncoder().encode(value))
+        self = try JSONValue(parsing: try WireJSONEncoder.encode(value))
     }
 }

@@ -516,7 +516,7 @@ extension PostgresQuery {
 
 /// JSON text of a stored value, written with the same encoder the API uses.
 func storedJSON(_ value: some Encodable) throws -> String {
-    String(decoding: try WireJSON.makeEncoder().encode(value), as: UTF8.self)
+    String(decoding: try WireJSONEncoder.encode(value), as: UTF8.self)
 }
 
 /// A stored document as `type`: parsed once, then decoded from the tree (`JSONDecoder` was a third of a
