@@ -82,6 +82,22 @@ struct WireJSONEncoderTests {
         }
     }
 
+    struct Twice: Encodable {
+        enum CodingKeys: String, CodingKey { case b, a }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(1, forKey: .b)
+            try container.encode(2, forKey: .a)
+            try container.encode("last", forKey: .b)
+        }
+    }
+
+    @Test("a member encoded twice keeps its last value, as with JSONEncoder")
+    func memberEncodedTwice() throws {
+        #expect(try Self.ours(Twice()) == #"{"a":2,"b":"last"}"#)
+        #expect(try Self.ours(Twice()) == Self.foundation(Twice()))
+    }
+
     @Test("every kind of container and the types JSONEncoder treats specially come out the same")
     func everyContainer() throws {
         var generator = SystemRandomNumberGenerator()

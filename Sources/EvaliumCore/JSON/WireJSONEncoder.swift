@@ -92,7 +92,8 @@ private enum WireNode {
     static func write(string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         defer { bytes.append(UInt8(ascii: "\"")) }
-        guard string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        let needsEscapes = { (byte: UInt8) in byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        guard string.utf8.withContiguousStorageIfAvailable({ $0.contains(where: needsEscapes) }) ?? string.utf8.contains(where: needsEscapes) else {
             bytes.append(contentsOf: string.utf8)
             return
         }
@@ -119,17 +120,32 @@ private final class WireObject {
 
     /// Members by the UTF-8 bytes of their names; of a name encoded twice, the last value (as `JSONEncoder`).
     func sortedMembers() -> [(key: String, value: WireNode)] {
+        guard members.count > 1 else { return members }
+        let sorted = members.sorted { precedes($0.key, $1.key) }
+        guard zip(sorted, sorted.dropFirst()).contains(where: { $0.key == $1.key }) else { return sorted }
+        // A name encoded twice (no synthesized conformance does it): order by name, then by when it was encoded.
         let order = members.indices.sorted { left, right in
-            let (a, b) = (members[left].key, members[right].key)
-            return a == b ? left < right : a.utf8.lexicographicallyPrecedes(b.utf8)
+            members[left].key == members[right].key ? left < right : precedes(members[left].key, members[right].key)
         }
-        var sorted: [(key: String, value: WireNode)] = []
-        sorted.reserveCapacity(members.count)
+        var unique: [(key: String, value: WireNode)] = []
         for index in order {
-            if let last = sorted.last, last.key == members[index].key { sorted.removeLast() }
-            sorted.append(members[index])
+            if let last = unique.last, last.key == members[index].key { unique.removeLast() }
+            unique.append(members[index])
         }
-        return sorted
+        return unique
+    }
+
+    /// UTF-8 byte order, compared in place (the generic `lexicographicallyPrecedes` over two UTF-8 views was a
+    /// tenth of the encoding).
+    private func precedes(_ left: String, _ right: String) -> Bool {
+        let inPlace = left.utf8.withContiguousStorageIfAvailable { a in
+            right.utf8.withContiguousStorageIfAvailable { b in
+                guard let first = a.baseAddress, let second = b.baseAddress else { return a.count < b.count }
+                let order = memcmp(first, second, min(a.count, b.count))
+                return order == 0 ? a.count < b.count : order < 0
+            }
+        }
+        return (inPlace ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
     }
 }
 
