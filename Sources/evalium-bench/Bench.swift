@@ -113,6 +113,7 @@ struct LoadCommand: AsyncParsableCommand {
             ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
             ("ledger appends: submission reads in one hot tenant", reads.filter { $0.tenant == 0 }.map(\.target), hotAppendRate, true),
         ] {
+            try await settle()
             say("\(name) at a fixed \(rate)/s for 10 s …")
             let startedAt = ServerClock.now()
             var result = await FixedRateRun(api: api, name: name, targets: targets, rate: rate, seconds: 10).run()
@@ -142,6 +143,33 @@ struct LoadCommand: AsyncParsableCommand {
     /// The submission reads with a findings list after every one, the lists taken in turn.
     private static func interleave(_ reads: [(tenant: Int, target: ReadTarget)], _ lists: [ReadTarget]) -> [ReadTarget] {
         reads.enumerated().flatMap { index, read in [read.target, lists[index % lists.count]] }
+    }
+
+    /// Waits (up to two minutes) until the server has sealed every appended event and projected every sealed one
+    /// for reporting, so a fixed-rate phase measures its own requests, not the previous phase's backlog (the
+    /// finalisations just before it leave thousands of submissions to project).
+    private func settle() async throws {
+        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(120) {
+            let rows = try await AdministrativeSQL.run(
+                [
+                    """
+                    SELECT (SELECT count(*) FROM ledger_seal_queue)
+                           + (SELECT count(*) FROM tenants t
+                              WHERE (SELECT max(s.sequence) FROM ledger_seals s WHERE s.tenant_id = t.id)
+                                    > coalesce((SELECT c.last_sequence FROM reporting.checkpoints c WHERE c.tenant_id = t.id), 0))
+                    """
+                ], on: endpoint, logger: logger)
+            if rows.last?.first.flatMap({ $0 }) == "0" {
+                say(String(format: "  background work (sealing, reporting) caught up after %.1f s", (ContinuousClock.now - started).seconds))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        say("  background work (sealing, reporting) still behind after 120 s; measuring anyway")
     }
 
     private func sealerLag(since start: Date) async throws -> Lag? {
