@@ -157,10 +157,10 @@ struct LoadCommand: AsyncParsableCommand {
             let rows = try await AdministrativeSQL.run(
                 [
                     """
-                    SELECT (SELECT count(*) FROM ledger_seal_queue)
+                    SELECT ((SELECT count(*) FROM ledger_seal_queue)
                            + (SELECT count(*) FROM tenants t
                               WHERE (SELECT max(s.sequence) FROM ledger_seals s WHERE s.tenant_id = t.id)
-                                    > coalesce((SELECT c.last_sequence FROM reporting.checkpoints c WHERE c.tenant_id = t.id), 0))
+                                    > coalesce((SELECT c.last_sequence FROM reporting.checkpoints c WHERE c.tenant_id = t.id), 0)))::text
                     """
                 ], on: endpoint, logger: logger)
             if rows.last?.first.flatMap({ $0 }) == "0" {
