@@ -32,7 +32,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let claims: TokenClaims
         do throws(TokenRejection) {
-            claims = try await tokens.verify(token, use: tokens.peekUse(token) == .portal ? .portal : .access)
+            claims = try await tokens.verify(token, use: .access, .portal)
         } catch {
             throw error.problem
         }

@@ -89,10 +89,10 @@ final class TokenIssuer: Sendable {
         return try await keys.sign(claims, kid: activeKeyId, header: ["typ": "JWT"])
     }
 
-    /// The claims of a token signed by one of our keys, for this issuer and audience, unexpired, of `use`.
-    func verify(_ token: String, use: TokenClaims.Use, now: Date = ServerClock.now()) async throws(TokenRejection) -> TokenClaims {
+    /// The claims of a token signed by one of our keys, for this issuer and audience, unexpired, of one of `uses`.
+    func verify(_ token: String, use uses: TokenClaims.Use..., now: Date = ServerClock.now()) async throws(TokenRejection) -> TokenClaims {
         let claims = try await signedClaims(token)
-        guard claims.use == use else { throw .wrongUse }
+        guard uses.contains(claims.use) else { throw .wrongUse }
         guard Double(claims.exp) > now.timeIntervalSince1970 else { throw .expired }
         return claims
     }
@@ -123,14 +123,6 @@ final class TokenIssuer: Sendable {
             verified[token] = claims
         }
         return claims
-    }
-
-    /// The `use` claim of a token before verification, only to pick which verification applies.
-    func peekUse(_ token: String) -> TokenClaims.Use? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let bytes = Base64URL.decode(String(parts[1])) else { return nil }
-        struct UseOnly: Decodable { var use: TokenClaims.Use? }
-        return (try? JSONValueDecoder().decode(UseOnly.self, from: JSONValue(parsing: bytes)))?.use
     }
 
     private struct Header: Decodable {
