@@ -47,6 +47,9 @@ struct DeliveryTests {
 
             let submitted = try await client.send(.post, "/v1/sessions/\(sessionId)/submit", as: operatorPerson)
             #expect(submitted.status == .created, "\(submitted.text)")
+            // The submit's answer splices the form too: the same bytes as the whole view encoded at once.
+            let submittedView = try WireJSON.makeDecoder().decode(SubmissionView.self, from: Data(submitted.text.utf8))
+            #expect(submitted.text == String(decoding: try WireJSON.makeEncoder().encode(submittedView), as: UTF8.self))
             let submission = try submitted.json()
             let submissionId = try #require(submission["id"]?.stringValue)
             #expect(submission["outcome"] == "pass" && submission["approvalStatus"] == "approved")

@@ -86,13 +86,12 @@ struct DeliveryRoutes {
         router.on(.get, "/v1/review-queue", requires: .submissionsReview) { request, _, access in
             try JSONBody.response(try await submissions.queue(limit: try request.pageLimit(), access: access))
         }
-        let views = SubmissionViewEncoder()
         router.on(.get, "/v1/submissions/:submissionId", signedIn: { request, context, user in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)
             let view = try await submissions.read(id, user: user)
             // A localized read projects every text of the form, so only the envelope form is kept encoded.
             guard request.uri.queryParameters.get("lang") == nil else { return try JSONBody.response(view, localizedFor: request) }
-            return try views.response(view)
+            return try JSONBody.response(view)
         })
         router.on(.post, "/v1/submissions/:submissionId/grades", requires: .submissionsReview) { request, context, access in
             let id = try request.pathId("submissionId", context, as: SubmissionID.self)

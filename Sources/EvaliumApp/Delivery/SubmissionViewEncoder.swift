@@ -1,6 +1,5 @@
 import EvaliumCore
 import Foundation
-import Hummingbird
 import Synchronization
 
 /// Encodes submission views for reads. The operator form is most of a view's JSON and the same for every
@@ -18,11 +17,11 @@ final class SubmissionViewEncoder: Sendable {
     /// Distinct forms kept; the forms being read at one time are few (one per published version in use).
     let capacity: Int
 
-    init(capacity: Int = 64) { self.capacity = capacity }
+    /// The one the server uses: every response that carries a submission view (a read, a submit, a grade)
+    /// shares its forms.
+    static let shared = SubmissionViewEncoder()
 
-    func response(_ view: SubmissionView) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encode(view))))
-    }
+    init(capacity: Int = 64) { self.capacity = capacity }
 
     func encode(_ view: SubmissionView) throws -> [UInt8] {
         var outline = view
@@ -66,4 +65,12 @@ final class SubmissionViewEncoder: Sendable {
         }
         return bytes
     }
+}
+
+extension SubmissionView: WireEncodable {
+    func wireBytes() throws -> [UInt8] { try SubmissionViewEncoder.shared.encode(self) }
+}
+
+extension DeliveryService.Finalised: WireEncodable {
+    func wireBytes() throws -> [UInt8] { try view.wireBytes() }
 }

@@ -101,7 +101,7 @@ struct IdempotentWrite: UnitOfWorkRunner {
                 }
             }
             let output = try await work(transaction)
-            let body = try WireJSONEncoder.encode(output)
+            let body = try JSONBody.wireBytes(output)
             try await transaction.completeIdempotencyClaim(
                 request.claim,
                 response: StoredResponse(
