@@ -2,9 +2,10 @@ import EvaliumCore
 import Foundation
 import Synchronization
 
-/// Encodes submission views for reads. The operator form is most of a view's JSON and the same for every
-/// submission of one content, and encoding it was a tenth of the server's CPU under a load of reads
-/// (`perf`), so each distinct form is encoded once and its bytes are spliced into the rest of the view.
+/// Encodes submission views for every response that carries one. The operator form is most of a view's
+/// JSON and the same for every submission of one content, and encoding it was a tenth of the server's CPU
+/// under a load of reads (`perf`), so each distinct form is encoded once and its bytes are spliced into the
+/// rest of the view.
 ///
 /// The splice: the view is encoded with a stand-in form (no sections, its title a random marker this
 /// process alone knows), the stand-in's own encoding is found in that output (the marker makes it occur
@@ -15,13 +16,11 @@ final class SubmissionViewEncoder: Sendable {
     private let marker = LocalizedText(defaultLocale: LocaleTag("en")!, locales: [LocaleTag("en")!: "form-\(UUID().uuidString)"])
     private let forms = Mutex<[OperatorForm: [UInt8]]>([:])
     /// Distinct forms kept; the forms being read at one time are few (one per published version in use).
-    let capacity: Int
+    let capacity = 64
 
     /// The one the server uses: every response that carries a submission view (a read, a submit, a grade)
     /// shares its forms.
     static let shared = SubmissionViewEncoder()
-
-    init(capacity: Int = 64) { self.capacity = capacity }
 
     func encode(_ view: SubmissionView) throws -> [UInt8] {
         var outline = view
