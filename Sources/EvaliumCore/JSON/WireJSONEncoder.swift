@@ -220,29 +220,12 @@ private struct KeyedWireContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     }
 }
 
-private struct UnkeyedWireContainer: UnkeyedEncodingContainer {
+private struct UnkeyedWireContainer: UnkeyedEncodingContainer, WireValueSink {
     let array: WireArray
     var codingPath: [any CodingKey] { [] }
     var count: Int { array.elements.count }
 
-    private func add(_ node: WireNode) { array.elements.append(node) }
-
-    mutating func encodeNil() throws { add(.null) }
-    mutating func encode(_ value: Bool) throws { add(.bool(value)) }
-    mutating func encode(_ value: String) throws { add(.string(value)) }
-    mutating func encode(_ value: Double) throws { add(try .number(value)) }
-    mutating func encode(_ value: Float) throws { add(try .number(value)) }
-    mutating func encode(_ value: Int) throws { add(.integer(Int64(value))) }
-    mutating func encode(_ value: Int8) throws { add(.integer(Int64(value))) }
-    mutating func encode(_ value: Int16) throws { add(.integer(Int64(value))) }
-    mutating func encode(_ value: Int32) throws { add(.integer(Int64(value))) }
-    mutating func encode(_ value: Int64) throws { add(.integer(value)) }
-    mutating func encode(_ value: UInt) throws { add(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt8) throws { add(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt16) throws { add(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt32) throws { add(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt64) throws { add(.unsignedInteger(value)) }
-    mutating func encode(_ value: some Encodable) throws { add(try .of(value)) }
+    func add(_ node: WireNode) { array.elements.append(node) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = WireObject()
@@ -263,26 +246,34 @@ private struct UnkeyedWireContainer: UnkeyedEncodingContainer {
     }
 }
 
-private struct SingleWireContainer: SingleValueEncodingContainer {
+private struct SingleWireContainer: SingleValueEncodingContainer, WireValueSink {
     let encoder: NodeEncoder
     var codingPath: [any CodingKey] { [] }
 
-    private func set(_ node: WireNode) { encoder.node = node }
+    func add(_ node: WireNode) { encoder.node = node }
+}
 
-    mutating func encodeNil() throws { set(.null) }
-    mutating func encode(_ value: Bool) throws { set(.bool(value)) }
-    mutating func encode(_ value: String) throws { set(.string(value)) }
-    mutating func encode(_ value: Double) throws { set(try .number(value)) }
-    mutating func encode(_ value: Float) throws { set(try .number(value)) }
-    mutating func encode(_ value: Int) throws { set(.integer(Int64(value))) }
-    mutating func encode(_ value: Int8) throws { set(.integer(Int64(value))) }
-    mutating func encode(_ value: Int16) throws { set(.integer(Int64(value))) }
-    mutating func encode(_ value: Int32) throws { set(.integer(Int64(value))) }
-    mutating func encode(_ value: Int64) throws { set(.integer(value)) }
-    mutating func encode(_ value: UInt) throws { set(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt8) throws { set(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt16) throws { set(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt32) throws { set(.unsignedInteger(UInt64(value))) }
-    mutating func encode(_ value: UInt64) throws { set(.unsignedInteger(value)) }
-    mutating func encode(_ value: some Encodable) throws { set(try .of(value)) }
+/// The value-taking methods an unkeyed and a single-value container share: each value becomes a node, which
+/// the container adds (to its array, or as its encoder's one value).
+private protocol WireValueSink {
+    func add(_ node: WireNode)
+}
+
+extension WireValueSink {
+    mutating func encodeNil() throws { add(.null) }
+    mutating func encode(_ value: Bool) throws { add(.bool(value)) }
+    mutating func encode(_ value: String) throws { add(.string(value)) }
+    mutating func encode(_ value: Double) throws { add(try .number(value)) }
+    mutating func encode(_ value: Float) throws { add(try .number(value)) }
+    mutating func encode(_ value: Int) throws { add(.integer(Int64(value))) }
+    mutating func encode(_ value: Int8) throws { add(.integer(Int64(value))) }
+    mutating func encode(_ value: Int16) throws { add(.integer(Int64(value))) }
+    mutating func encode(_ value: Int32) throws { add(.integer(Int64(value))) }
+    mutating func encode(_ value: Int64) throws { add(.integer(value)) }
+    mutating func encode(_ value: UInt) throws { add(.unsignedInteger(UInt64(value))) }
+    mutating func encode(_ value: UInt8) throws { add(.unsignedInteger(UInt64(value))) }
+    mutating func encode(_ value: UInt16) throws { add(.unsignedInteger(UInt64(value))) }
+    mutating func encode(_ value: UInt32) throws { add(.unsignedInteger(UInt64(value))) }
+    mutating func encode(_ value: UInt64) throws { add(.unsignedInteger(value)) }
+    mutating func encode(_ value: some Encodable) throws { add(try .of(value)) }
 }
