@@ -45,8 +45,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Tenants to seed (the first is the large one).") var tenants = 20
     @Option(help: "Subjects in the large tenant.") var largeSubjects = 2000
     @Option(help: "Indexed reads per second in the fixed-rate read test.") var readRate = 500
-    @Option(help: "Submission reads (each appending a viewed event) per second, spread over ten tenants.") var appendRate = 1500
-    @Option(help: "Submission reads per second in the hot tenant alone.") var hotAppendRate = 500
+    @Option(help: "Reads of submissions, then of subjects (each appending a viewed event), per second, spread over ten tenants.")
+    var appendRate = 1500
+    @Option(help: "The same reads per second in the hot tenant alone.") var hotAppendRate = 500
     @Option(help: "JSON lines from scripts/lib/pgbench_baseline.sh.") var baseline: String?
     @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
     @Option(help: "The versions of what ran (Swift, PostgreSQL, the commit), recorded with the figures.") var versions = ""
@@ -112,6 +113,8 @@ struct LoadCommand: AsyncParsableCommand {
             ("indexed reads (a submission, a tenant's findings)", Self.interleave(reads, findings), readRate, false),
             ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
             ("ledger appends: submission reads in one hot tenant", reads.filter { $0.tenant == 0 }.map(\.target), hotAppendRate, true),
+            ("ledger appends: subject reads over 10 tenants", Self.subjectReads(seeded.prefix(10)), appendRate, true),
+            ("ledger appends: subject reads in one hot tenant", Self.subjectReads(seeded.prefix(1)), hotAppendRate, true),
         ] {
             try await settle()
             say("\(name) at a fixed \(rate)/s for 10 s …")
@@ -138,6 +141,15 @@ struct LoadCommand: AsyncParsableCommand {
         submissions.map { reference in
             (reference.tenant, ReadTarget(path: "/v1/submissions/\(reference.id)", route: "/v1/submissions/{id}", token: tenants[reference.tenant].adminToken))
         }
+    }
+
+    /// A GET of each tenant's first fifty subjects (each read appends `subject.viewed`: the ledger's append path
+    /// under a small record, where a submission read carries its whole view), the tenants taken in turn.
+    private static func subjectReads(_ tenants: ArraySlice<SeededTenant>) -> [ReadTarget] {
+        let perTenant = tenants.map { tenant in
+            tenant.subjects.prefix(50).map { ReadTarget(path: "/v1/subjects/\($0)", route: "/v1/subjects/{id}", token: tenant.adminToken) }
+        }
+        return (0..<(perTenant.map(\.count).max() ?? 0)).flatMap { index in perTenant.compactMap { index < $0.count ? $0[index] : nil } }
     }
 
     /// The submission reads with a findings list after every one, the lists taken in turn.

@@ -46,9 +46,9 @@ struct SubmissionService: Sendable {
         return try await database.transaction(reader.scope) { transaction in
             let (submission, snapshot) = try await transaction.fetchSubmission(id).orThrow(Self.notFound(id))
             let level = try reader.level(for: submission, snapshot, user: user, at: ServerClock.now()).orThrow(Self.notFound(id))
-            let view = try await Self.view(submission, snapshot, level: level, in: transaction)
-            try await transaction.appendLedgerEvent(DeliveryEvents.submission("submission.viewed", submission, actor: user.ledgerActor))
-            return view
+            return try await Self.view(
+                submission, snapshot, level: level, in: transaction,
+                appending: [DeliveryEvents.submission("submission.viewed", submission, actor: user.ledgerActor)])
         }
     }
 
@@ -132,12 +132,14 @@ struct SubmissionService: Sendable {
         var result: ScoreResult
     }
 
-    static func currentState(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> CurrentState {
-        let corrected = try await transaction.corrections(of: submission.id)
+    /// `events` are appended to the ledger by the statement that reads the state.
+    static func currentState(
+        _ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction, appending events: [LedgerEventDraft] = []
+    ) async throws -> CurrentState {
+        let (responses, corrected) = try await transaction.responsesAndCorrections(of: submission, appending: events)
         return currentState(
-            submission, snapshot, corrections: CorrectionChain(
-                original: try await transaction.listResponses(session: submission.sessionId), amendments: corrected.amendments,
-                void: corrected.void),
+            submission, snapshot,
+            corrections: CorrectionChain(original: responses, amendments: corrected.amendments, void: corrected.void),
             grades: corrected.latestGrades)
     }
 
@@ -158,8 +160,11 @@ struct SubmissionService: Sendable {
         return CurrentState(corrections: corrections, result: snapshot.score(corrections.current, grades: grades))
     }
 
-    static func view(_ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction) async throws -> SubmissionView {
-        let state = try await currentState(submission, snapshot, in: transaction)
+    static func view(
+        _ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction,
+        appending events: [LedgerEventDraft] = []
+    ) async throws -> SubmissionView {
+        let state = try await currentState(submission, snapshot, in: transaction, appending: events)
         return SubmissionView(submission, snapshot: snapshot, corrections: state.corrections, result: state.result, level: level)
     }
 }

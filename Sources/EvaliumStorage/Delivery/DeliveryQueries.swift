@@ -250,10 +250,14 @@ extension Transaction {
             SELECT session_id, item_id, question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text, recorded_at
             FROM submission_items
             """
-        // One session (every read of a submission) has a statement of its own, as in `fetchSubmissions`.
+        // One session (every read of a submission) has a statement of its own, as in `fetchSubmissions`; its id is
+        // bound through a sub-select so that a plan for the given id looks no cheaper than the generic one (see
+        // `PlannedStatement`).
         let rows =
             if sessions.count == 1 {
-                try await run("\(unescaped: columns) WHERE session_id = \(sessions[0].rawValue) ORDER BY recorded_at, item_id", plannedAs: ResponsesOfSession.self)
+                try await run(
+                    "\(unescaped: columns) WHERE session_id = (SELECT \(sessions[0].rawValue)::text) ORDER BY recorded_at, item_id",
+                    plannedAs: ResponsesOfSession.self)
             } else {
                 try await run(
                     "\(unescaped: columns) WHERE session_id = ANY(\(sessions.map(\.rawValue))::text[]) ORDER BY session_id, recorded_at, item_id",
@@ -264,11 +268,9 @@ extension Transaction {
             let (session, itemId, questionId, answer, comment, complete, missing, clientTimestamp, context, recordedAt) = try row.decode(
                 (String, String, String, String, String?, Bool, String, Date?, String?, Date).self)
             responses[AttemptID(unchecked: session), default: []].append(
-                RecordedResponse(
-                    itemId: ItemID(unchecked: itemId), questionId: QuestionID(unchecked: questionId), answer: try storedValue(Answer.self, answer),
-                    comment: comment, complete: complete, missing: try storedValue([String].self, missing),
-                    clientTimestamp: clientTimestamp?.roundedToMilliseconds(), context: try context.map { try storedValue(JSONValue.self, $0) },
-                    recordedAt: recordedAt.roundedToMilliseconds()))
+                try RecordedResponse(
+                    storedItem: itemId, question: questionId, answer: answer, comment: comment, complete: complete, missing: missing,
+                    clientTimestamp: clientTimestamp, context: context, recordedAt: recordedAt))
         }
         return responses
     }
@@ -483,6 +485,20 @@ extension Transaction {
                     amendmentCount: try cells[15].decode(Int.self)))
         }
         return result
+    }
+}
+
+extension RecordedResponse {
+    /// A response from the columns of its `submission_items` row.
+    init(
+        storedItem itemId: String, question: String, answer: String, comment: String?, complete: Bool, missing: String,
+        clientTimestamp: Date?, context: String?, recordedAt: Date
+    ) throws {
+        self.init(
+            itemId: ItemID(unchecked: itemId), questionId: QuestionID(unchecked: question), answer: try storedValue(Answer.self, answer),
+            comment: comment, complete: complete, missing: try storedValue([String].self, missing),
+            clientTimestamp: clientTimestamp?.roundedToMilliseconds(), context: try context.map { try storedValue(JSONValue.self, $0) },
+            recordedAt: recordedAt.roundedToMilliseconds())
     }
 }
 

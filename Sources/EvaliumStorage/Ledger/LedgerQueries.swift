@@ -5,8 +5,8 @@ import NIOPosix
 import PostgresNIO
 
 extension Transaction {
-    /// Appends one event to the execution ledger inside this transaction: with `appendLedgerEvents`, the
-    /// single way anything is written to `ledger_events`. The event commits or rolls back with the caller's
+    /// Appends one event to the execution ledger inside this transaction (through `LedgerAppend`, the single
+    /// way anything is written to `ledger_events`). The event commits or rolls back with the caller's
     /// own writes.
     ///
     /// No lock is taken: the event is queued for the sealer, which gives it its sequence number and
@@ -20,43 +20,21 @@ extension Transaction {
     @discardableResult
     public func appendLedgerEvents(_ drafts: [LedgerEventDraft]) async throws -> [LedgerEvent] {
         guard !drafts.isEmpty else { return [] }
-        let tenantId = try requireTenant()
-        // One clock reading for ids and time, so id order, time order and sealing order agree.
-        let now = ServerClock.now()
-        let events = drafts.map { LedgerEvent(id: .generate(at: now), tenantId: tenantId, occurredAt: now, draft: $0) }
-        let canonicalBytes = try events.map { try $0.canonicalBytes() }
-        // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
-        func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
-        try await run(
-            """
-            WITH appended AS (
-                INSERT INTO ledger_events (
-                    id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
-                    occurred_at, client_occurred_at, payload, context_metadata, verification_level,
-                    verification_outcome, idempotency_key, canonical_bytes, leaf_hash)
-                SELECT id, \(tenantId.rawValue), NULLIF(org_unit_id, ''), event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
-                       \(MillisecondTimestamp(now)), NULLIF(client_occurred_at, '')::timestamptz, payload::jsonb, context_metadata::jsonb,
-                       NULLIF(verification_level, ''), NULLIF(verification_outcome, '')::jsonb, NULLIF(idempotency_key, ''),
-                       canonical_bytes, leaf_hash
-                FROM unnest(\(events.map(\.id.rawValue))::text[], \(text(drafts.map { $0.orgUnitId?.rawValue }))::text[],
-                            \(drafts.map(\.eventType.rawValue))::text[], \(drafts.map(\.aggregateType))::text[], \(drafts.map(\.aggregateId))::text[],
-                            \(drafts.map(\.actor.kind.rawValue))::text[], \(drafts.map(\.actor.id))::text[],
-                            \(text(drafts.map { $0.clientOccurredAt?.rfc3339 }))::text[],
-                            \(try drafts.map { try jsonText($0.payload) })::text[], \(try drafts.map { try jsonText($0.contextMetadata) })::text[],
-                            \(text(drafts.map { $0.verificationLevel?.rawValue }))::text[],
-                            \(text(try drafts.map { try $0.verificationOutcome.map(jsonText) }))::text[], \(text(drafts.map(\.idempotencyKey)))::text[],
-                            \(canonicalBytes.map { ByteBuffer(bytes: $0) })::bytea[],
-                            \(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })::bytea[])
-                     WITH ORDINALITY AS e(id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id, client_occurred_at,
-                                          payload, context_metadata, verification_level, verification_outcome, idempotency_key,
-                                          canonical_bytes, leaf_hash, position)
-                ORDER BY position
-                RETURNING id, tenant_id, org_unit_id)
-            INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
-            SELECT id, tenant_id, org_unit_id FROM appended
-            """, plannedAs: AppendLedgerEvents.self)
-        effects.noteLedgerAppend()
-        return events
+        let batch = try LedgerAppend(drafts, tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        batch.bind(into: &binds)
+        let rows = try await run(
+            PostgresQuery(unsafeSQL: "WITH \(LedgerAppend.expressions(parametersFrom: 1)) SELECT count(*) FROM appended", binds: binds),
+            plannedAs: AppendLedgerEvents.self)
+        // A refusal (a row-level policy, a constraint) arrives with the rows, not before them: read to the end.
+        for try await _ in rows {}
+        noteAppended(batch)
+        return batch.events
+    }
+
+    /// Tells the sealer, after commit, that `batch` was appended by a statement of this transaction.
+    func noteAppended(_ batch: LedgerAppend) {
+        if !batch.events.isEmpty { effects.noteLedgerAppend() }
     }
 
     /// Events visible in this scope, oldest first, optionally for one aggregate, after a cursor.
@@ -276,6 +254,90 @@ extension Transaction {
 /// JSON text for a jsonb parameter.
 func jsonText(_ value: JSONValue) throws -> String {
     String(decoding: try CanonicalJSON.bytes(value), as: UTF8.self)
+}
+
+/// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
+/// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
+/// starts `WITH` and `expressions(parametersFrom:)` and binds `bind(into:)` appends them whatever else it does:
+/// the one way anything is written to `ledger_events`, alone (`appendLedgerEvents`) or within another statement.
+struct LedgerAppend {
+    let events: [LedgerEvent]
+    private let tenantId: TenantID
+    private let now: Date
+    private let drafts: [LedgerEventDraft]
+    private let canonicalBytes: [[UInt8]]
+    private let payloads: [String]
+    private let contextMetadata: [String]
+    private let verificationOutcomes: [String]
+
+    init(_ drafts: [LedgerEventDraft], tenantId: TenantID) throws {
+        let now = ServerClock.now()
+        self.tenantId = tenantId
+        self.now = now
+        self.drafts = drafts
+        events = drafts.map { LedgerEvent(id: .generate(at: now), tenantId: tenantId, occurredAt: now, draft: $0) }
+        canonicalBytes = try events.map { try $0.canonicalBytes() }
+        payloads = try drafts.map { try jsonText($0.payload) }
+        contextMetadata = try drafts.map { try jsonText($0.contextMetadata) }
+        verificationOutcomes = try drafts.map { try $0.verificationOutcome.map(jsonText) ?? "" }
+    }
+
+    /// How many parameters `bind(into:)` adds.
+    static let parameterCount = 17
+
+    /// `appended` (the events) and `queued` (their seal-queue rows), two common table expressions whose
+    /// parameters are numbered from `first`. An empty batch appends nothing. `queued` returns nothing: the
+    /// queue accepts an event of any org unit of the tenant but shows a scope only its own, and a row it
+    /// would not show cannot be returned.
+    static func expressions(parametersFrom first: Int) -> String {
+        func parameter(_ offset: Int) -> String { "$\(first + offset)" }
+        return """
+            appended AS (
+                INSERT INTO ledger_events (
+                    id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
+                    occurred_at, client_occurred_at, payload, context_metadata, verification_level,
+                    verification_outcome, idempotency_key, canonical_bytes, leaf_hash)
+                SELECT id, \(parameter(0))::text, NULLIF(org_unit_id, ''), event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
+                       \(parameter(1))::timestamptz, NULLIF(client_occurred_at, '')::timestamptz, payload::jsonb, context_metadata::jsonb,
+                       NULLIF(verification_level, ''), NULLIF(verification_outcome, '')::jsonb, NULLIF(idempotency_key, ''),
+                       canonical_bytes, leaf_hash
+                FROM unnest(\(parameter(2))::text[], \(parameter(3))::text[], \(parameter(4))::text[], \(parameter(5))::text[],
+                            \(parameter(6))::text[], \(parameter(7))::text[], \(parameter(8))::text[], \(parameter(9))::text[],
+                            \(parameter(10))::text[], \(parameter(11))::text[], \(parameter(12))::text[], \(parameter(13))::text[],
+                            \(parameter(14))::text[], \(parameter(15))::bytea[], \(parameter(16))::bytea[])
+                     WITH ORDINALITY AS e(id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id, client_occurred_at,
+                                          payload, context_metadata, verification_level, verification_outcome, idempotency_key,
+                                          canonical_bytes, leaf_hash, position)
+                ORDER BY position
+                RETURNING id, tenant_id, org_unit_id),
+            queued AS (
+                INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
+                SELECT id, tenant_id, org_unit_id FROM appended)
+            """
+    }
+
+    /// The parameters of `expressions`, in their order.
+    func bind(into binds: inout PostgresBindings) {
+        // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
+        func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
+        binds.append(tenantId.rawValue)
+        binds.append(MillisecondTimestamp(now))
+        binds.append(events.map(\.id.rawValue))
+        binds.append(text(drafts.map { $0.orgUnitId?.rawValue }))
+        binds.append(drafts.map(\.eventType.rawValue))
+        binds.append(drafts.map(\.aggregateType))
+        binds.append(drafts.map(\.aggregateId))
+        binds.append(drafts.map(\.actor.kind.rawValue))
+        binds.append(drafts.map(\.actor.id))
+        binds.append(text(drafts.map { $0.clientOccurredAt?.rfc3339 }))
+        binds.append(payloads)
+        binds.append(contextMetadata)
+        binds.append(text(drafts.map { $0.verificationLevel?.rawValue }))
+        binds.append(verificationOutcomes)
+        binds.append(text(drafts.map(\.idempotencyKey)))
+        binds.append(canonicalBytes.map { ByteBuffer(bytes: $0) })
+        binds.append(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })
+    }
 }
 
 private enum AppendLedgerEvents: PlannedStatement {}

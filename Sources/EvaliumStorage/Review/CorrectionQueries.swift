@@ -8,60 +8,95 @@ extension Transaction {
         try await corrections(of: [submission])[submission] ?? SubmissionCorrections()
     }
 
-    /// The same for each of `submissions` that has any, in one statement: every read of a submission and
-    /// every page of a rebuild needs all three, and three statements were two round trips too many.
+    /// The same for each of `submissions` that has any, in one statement: every page of a rebuild needs all three,
+    /// and three statements were two round trips too many.
     public func corrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: SubmissionCorrections] {
-        // One submission (every read of one) has a statement of its own, as in `fetchSubmissions`.
-        func select(_ condition: String) -> String {
-            """
-            SELECT 'amendment', submission_id, id, sequence, reason, changes::text, amended_by, amended_at, NULL, NULL::double precision
-            FROM submission_amendments WHERE \(condition)
-            UNION ALL
-            SELECT 'void', submission_id, NULL, NULL, reason, step_up::text, voided_by, voided_at, NULL, NULL
-            FROM submission_voids WHERE \(condition)
-            UNION ALL
-            SELECT * FROM (
-                SELECT DISTINCT ON (submission_id, item_id) 'grade', submission_id, NULL, NULL::integer, NULL, NULL, graded_by, graded_at, item_id, points
-                FROM submission_grades WHERE \(condition) ORDER BY submission_id, item_id, id DESC) AS latest
-            ORDER BY 2, 4
-            """
-        }
-        // The condition is spelled three times with one binding, so the query is written out rather than interpolated.
+        // One submission has a statement of its own, as in `fetchSubmissions`.
         let single = submissions.count == 1
         var binds = PostgresBindings()
         if single { binds.append(submissions[0].rawValue) } else { binds.append(submissions.map(\.rawValue)) }
         let rows =
             if single {
-                try await run(PostgresQuery(unsafeSQL: select("submission_id = $1"), binds: binds), plannedAs: CorrectionsOfSubmission.self)
+                try await run(
+                    PostgresQuery(unsafeSQL: Self.correctionRows(where: "submission_id = $1") + " ORDER BY 2, 4", binds: binds),
+                    plannedAs: CorrectionsOfSubmission.self)
             } else {
                 try await run(
-                    PostgresQuery(unsafeSQL: select("submission_id = ANY($1::text[])"), binds: binds), plannedAs: CorrectionsOfSubmissions.self)
+                    PostgresQuery(unsafeSQL: Self.correctionRows(where: "submission_id = ANY($1::text[])") + " ORDER BY 2, 4", binds: binds),
+                    plannedAs: CorrectionsOfSubmissions.self)
             }
         var corrections: [SubmissionID: SubmissionCorrections] = [:]
         for try await row in rows {
-            let (kind, submissionId, id, sequence, reason, document, actor, stored, itemId, points) = try row.decode(
-                (String, String, String?, Int?, String?, String?, String, Date, String?, Double?).self)
-            let submission = SubmissionID(unchecked: submissionId)
-            let actorId = UserID(unchecked: actor)
-            let at = stored.roundedToMilliseconds()
-            switch (kind, id, sequence, reason, document, itemId, points) {
-            case ("amendment", let id?, let sequence?, let reason?, let changes?, _, _):
-                corrections[submission, default: SubmissionCorrections()].amendments.append(
-                    Amendment(
-                        id: AmendmentID(unchecked: id), submissionId: submission, sequence: sequence, reason: reason,
-                        changes: try storedValue([ItemCorrection].self, changes), amendedBy: actorId, amendedAt: at))
-            case ("void", _, _, let reason?, let stepUp, _, _):
-                corrections[submission, default: SubmissionCorrections()].void = SubmissionVoid(
-                    submissionId: submission, reason: reason, voidedBy: actorId, voidedAt: at,
-                    stepUp: try stepUp.map { try storedValue(StepUpRecord.self, $0) })
-            case ("grade", _, _, _, _, let itemId?, let points?):
-                corrections[submission, default: SubmissionCorrections()].latestGrades[ItemID(unchecked: itemId)] = HumanGrade(
-                    pointsEarned: points, gradedBy: actorId, gradedAt: at)
-            default:
-                throw StorageError.unexpected(detail: "an unreadable \(kind) row of submission \(submissionId)")
-            }
+            let cells = row.makeRandomAccess()
+            let submission = SubmissionID(unchecked: try cells[1].decode(String.self))
+            try corrections[submission, default: SubmissionCorrections()].add(cells, kind: try cells[0].decode(String.self))
         }
         return corrections
+    }
+
+    /// A submission's recorded responses, in the order they were recorded, and its corrections, in one statement
+    /// that also appends `events` to the ledger. Everything that shows or changes a submission's current state
+    /// reads both, and a read of a submission records itself (`submission.viewed`): one round trip where there
+    /// were three.
+    public func responsesAndCorrections(
+        of submission: Submission, appending events: [LedgerEventDraft] = []
+    ) async throws -> (responses: [RecordedResponse], corrections: SubmissionCorrections) {
+        let batch = try LedgerAppend(events, tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        binds.append(submission.id.rawValue)
+        binds.append(submission.sessionId.rawValue)
+        batch.bind(into: &binds)
+        // The session is bound through a sub-select, as in `responses(ofSessions:)`.
+        let sql = """
+            WITH \(LedgerAppend.expressions(parametersFrom: 3))
+            SELECT 'response', $1, NULL, NULL, NULL, NULL, recorded_by, recorded_at, item_id, NULL,
+                   question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text
+            FROM submission_items WHERE session_id = (SELECT $2::text)
+            UNION ALL
+            \(Self.correctionRows(where: "submission_id = $1"))
+            ORDER BY 1, 4, 8, 9
+            """
+        let rows = try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: ResponsesAndCorrections.self)
+        var responses: [RecordedResponse] = []
+        var corrections = SubmissionCorrections()
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let kind = try cells[0].decode(String.self)
+            guard kind == "response" else {
+                try corrections.add(cells, kind: kind)
+                continue
+            }
+            responses.append(
+                try RecordedResponse(
+                    storedItem: try cells[8].decode(String.self), question: try cells[10].decode(String.self),
+                    answer: try cells[11].decode(String.self), comment: try cells[12].decode(String?.self),
+                    complete: try cells[13].decode(Bool.self), missing: try cells[14].decode(String.self),
+                    clientTimestamp: try cells[15].decode(Date?.self), context: try cells[16].decode(String?.self),
+                    recordedAt: try cells[7].decode(Date.self)))
+        }
+        noteAppended(batch)
+        return (responses, corrections)
+    }
+
+    /// A submission's amendments, void and latest grades where `condition` holds, as rows of one shape: kind,
+    /// submission, then the columns of each kind (amendment id, sequence, reason, document, actor, time, item,
+    /// points), then seven columns a response row fills (`responsesAndCorrections`). The condition is spelled
+    /// three times with one binding, so callers write the query out rather than interpolate it.
+    private static func correctionRows(where condition: String) -> String {
+        let responseColumns = "NULL, NULL, NULL::text, NULL::boolean, NULL, NULL::timestamptz, NULL"
+        return """
+            SELECT 'amendment', submission_id, id, sequence, reason, changes::text, amended_by, amended_at, NULL, NULL::double precision,
+                   \(responseColumns)
+            FROM submission_amendments WHERE \(condition)
+            UNION ALL
+            SELECT 'void', submission_id, NULL, NULL, reason, step_up::text, voided_by, voided_at, NULL, NULL, \(responseColumns)
+            FROM submission_voids WHERE \(condition)
+            UNION ALL
+            SELECT * FROM (
+                SELECT DISTINCT ON (submission_id, item_id) 'grade', submission_id, NULL, NULL::integer, NULL, NULL, graded_by, graded_at,
+                       item_id, points, \(responseColumns)
+                FROM submission_grades WHERE \(condition) ORDER BY submission_id, item_id, id DESC) AS latest
+            """
     }
 
     /// Appends an amendment. Callers hold the submission's row (`lockApprovalStatus`), so its sequence is free.
@@ -102,7 +137,32 @@ public struct SubmissionCorrections: Sendable {
 
     /// Nothing: a submission as it was finalised.
     public init() {}
+
+    /// Adds the correction in `cells`, a row of `Transaction.correctionRows`.
+    mutating func add(_ cells: PostgresRandomAccessRow, kind: String) throws {
+        let submission = SubmissionID(unchecked: try cells[1].decode(String.self))
+        let actor = UserID(unchecked: try cells[6].decode(String.self))
+        let at = try cells[7].decode(Date.self).roundedToMilliseconds()
+        switch kind {
+        case "amendment":
+            amendments.append(
+                Amendment(
+                    id: AmendmentID(unchecked: try cells[2].decode(String.self)), submissionId: submission,
+                    sequence: try cells[3].decode(Int.self), reason: try cells[4].decode(String.self),
+                    changes: try storedValue([ItemCorrection].self, try cells[5].decode(String.self)), amendedBy: actor, amendedAt: at))
+        case "void":
+            void = SubmissionVoid(
+                submissionId: submission, reason: try cells[4].decode(String.self), voidedBy: actor, voidedAt: at,
+                stepUp: try cells[5].decode(String?.self).map { try storedValue(StepUpRecord.self, $0) })
+        case "grade":
+            latestGrades[ItemID(unchecked: try cells[8].decode(String.self))] = HumanGrade(
+                pointsEarned: try cells[9].decode(Double.self), gradedBy: actor, gradedAt: at)
+        default:
+            throw StorageError.unexpected(detail: "an unreadable \(kind) row of submission \(submission)")
+        }
+    }
 }
 
 private enum CorrectionsOfSubmission: PlannedStatement {}
 private enum CorrectionsOfSubmissions: PlannedStatement {}
+private enum ResponsesAndCorrections: PlannedStatement {}
