@@ -79,13 +79,14 @@ extension Transaction {
     public func sealPendingLedgerEvents(limit: Int) async throws -> Int {
         let tenantId = try requireTenant()
         // Its statements are planned once per connection: under a stream of appends it seals a batch every few
-        // milliseconds, and planning the pending read took longer than running it.
+        // milliseconds, and planning the pending read took longer than running it. The tenant and the sealed ids
+        // are bound through sub-selects so that PostgreSQL keeps the generic plans (see `PlannedStatement`).
         try await run(
             "SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))", plannedAs: TakeSealTurn.self)
 
         var head = LedgerChainHead.genesis(tenantId)
         let headRows = try await run(
-            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = \(tenantId.rawValue) ORDER BY sequence DESC LIMIT 1",
+            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = (SELECT \(tenantId.rawValue)::text) ORDER BY sequence DESC LIMIT 1",
             plannedAs: ChainHead.self)
         for try await row in headRows {
             let (sequence, chainHash) = try row.decode((Int64, ByteBuffer).self)
@@ -96,7 +97,7 @@ extension Transaction {
             """
             SELECT q.event_id, e.leaf_hash
             FROM ledger_seal_queue q JOIN ledger_events e ON e.id = q.event_id
-            WHERE q.tenant_id = \(tenantId.rawValue)
+            WHERE q.tenant_id = (SELECT \(tenantId.rawValue)::text)
             ORDER BY q.event_id
             LIMIT \(limit)
             """, plannedAs: PendingSeals.self)
@@ -118,7 +119,7 @@ extension Transaction {
                         \(seals.map { ByteBuffer(bytes: $0.chainHash) })::bytea[])
                  AS s(sequence, event_id, leaf_hash, chain_hash)
             """, plannedAs: InsertSeals.self)
-        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY(\(eventIds)::text[])", plannedAs: DequeueSealed.self)
+        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY((SELECT \(eventIds)::text[])::text[])", plannedAs: DequeueSealed.self)
         return seals.count
     }
 
