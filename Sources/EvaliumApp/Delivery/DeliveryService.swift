@@ -210,8 +210,10 @@ struct DeliveryService: Sendable {
                 outcome: result.outcome, approvalStatus: assignment.policy.startsPendingReview ? .pendingReview : .approved, result: result,
                 snapshotHash: try snapshot.hash(contentHash: frozen.hash), subjects: assignment.subjects, context: context.isEmpty ? nil : .object(context),
                 startedAt: session.startedAt, submittedAt: now, replaces: session.reworkOf)
-            try await transaction.finalise(submission, snapshot: snapshot, contentHash: frozen.hash)
-            try await appendFinalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor, in: transaction)
+            try await transaction.finalise(
+                submission, snapshot: snapshot, contentHash: frozen.hash,
+                appending: Self.finalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor))
+            try await publishFinalisation(submission, snapshot: snapshot, in: transaction)
             return Finalised(
                 view: SubmissionView(
                     submission, snapshot: snapshot, corrections: CorrectionChain(original: responses, amendments: [], void: nil), result: result,
@@ -309,9 +311,10 @@ struct DeliveryService: Sendable {
         return context
     }
 
-    private func appendFinalisationEvents(
-        _ submission: Submission, snapshot: VersionSnapshot, context: [String: JSONValue], actor: LedgerActor, in transaction: Transaction
-    ) async throws {
+    /// The ledger events of a finalisation: the submission, each finding, and the items left to a person.
+    private static func finalisationEvents(
+        _ submission: Submission, snapshot: VersionSnapshot, context: [String: JSONValue], actor: LedgerActor
+    ) -> [LedgerEventDraft] {
         let subjectIds = JSONValue.array(submission.subjects.map { .string($0.subjectId.rawValue) })
         var payload = DeliveryEvents.scores(submission.result)
         payload.merge([
@@ -336,7 +339,11 @@ struct DeliveryService: Sendable {
                     "submission.pending_human_review", submission, actor: actor,
                     payload: ["pendingItemIds": .array(submission.result.pendingItems.map { .string($0.rawValue) })]))
         }
-        try await transaction.appendLedgerEvents(events)
+        return events
+    }
+
+    /// The finalisation's events for other systems, and its approval where the policy approves on its own.
+    private func publishFinalisation(_ submission: Submission, snapshot: VersionSnapshot, in transaction: Transaction) async throws {
         let finalised = submission.submittedAt
         try await transaction.publish(
             [AssessmentEvents.submissionFinalised(submission, at: finalised)]

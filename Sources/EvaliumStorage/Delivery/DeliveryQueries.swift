@@ -310,10 +310,14 @@ extension Transaction {
 // MARK: Submissions
 
 extension Transaction {
-    /// The durability boundary's writes (seed 000 §3.1): the submission with its snapshot, its items
-    /// linked, its subjects, and the session closed. The caller appends the ledger events.
+    /// The durability boundary's writes (seed 000 §3.1): the submission with its snapshot, then in one statement
+    /// its items linked, its subjects, the session closed and `events` appended to the ledger (two round trips
+    /// where there were five).
     /// The snapshot is stored as its frame, naming its content (already frozen for the assignment) by hash.
-    public func finalise(_ submission: Submission, snapshot: VersionSnapshot, contentHash: String) async throws {
+    @discardableResult
+    public func finalise(
+        _ submission: Submission, snapshot: VersionSnapshot, contentHash: String, appending events: [LedgerEventDraft] = []
+    ) async throws -> [LedgerEvent] {
         try await run(
             """
             INSERT INTO submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
@@ -330,24 +334,30 @@ extension Transaction {
                     \(MillisecondTimestamp(submission.startedAt)), \(MillisecondTimestamp(submission.submittedAt)),
                     \(nullable: submission.replaces?.rawValue))
             """, plannedAs: InsertSubmission.self)
-        try await run(
-            "UPDATE submission_items SET submission_id = \(submission.id.rawValue) WHERE session_id = \(submission.sessionId.rawValue)",
-            plannedAs: LinkSubmissionItems.self)
-        if !submission.subjects.isEmpty {
-            try await run(
-                """
+        // The submission's row comes first, on its own: the policies of the items and subjects look for it, and a
+        // statement sees only what was written before it began.
+        let batch = try LedgerAppend(events, tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        binds.append(submission.id.rawValue)
+        binds.append(MillisecondTimestamp(submission.submittedAt))
+        binds.append(submission.sessionId.rawValue)
+        binds.append(submission.orgUnitId.rawValue)
+        binds.append(submission.subjects.map(\.subjectId.rawValue))
+        binds.append(submission.subjects.map(\.role.rawValue))
+        binds.append(submission.tenantId.rawValue)
+        batch.bind(into: &binds)
+        let sql = """
+            WITH linked AS (
+                UPDATE submission_items SET submission_id = $1 WHERE session_id = $3),
+            subjects AS (
                 INSERT INTO submission_subjects (tenant_id, org_unit_id, submission_id, subject_id, role)
-                SELECT \(submission.tenantId.rawValue), \(submission.orgUnitId.rawValue), \(submission.id.rawValue), subject_id, role
-                FROM unnest(\(submission.subjects.map(\.subjectId.rawValue))::text[], \(submission.subjects.map(\.role.rawValue))::text[])
-                     AS s(subject_id, role)
-                """, plannedAs: InsertSubmissionSubjects.self)
-        }
-        try await run(
+                SELECT $7, $4, $1, subject_id, role FROM unnest($5::text[], $6::text[]) AS s(subject_id, role)),
+            \(LedgerAppend.expressions(parametersFrom: 8))
+            UPDATE delivery_sessions SET status = 'submitted', submission_id = $1, submitted_at = $2 WHERE id = $3
             """
-            UPDATE delivery_sessions SET status = 'submitted', submission_id = \(submission.id.rawValue),
-                   submitted_at = \(MillisecondTimestamp(submission.submittedAt))
-            WHERE id = \(submission.sessionId.rawValue)
-            """, plannedAs: CloseSession.self)
+        for try await _ in try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: LinkAndCloseSession.self) {}
+        noteAppended(batch)
+        return batch.events
     }
 
     public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {
@@ -504,14 +514,12 @@ extension RecordedResponse {
 
 private enum AssignmentForChange: PlannedStatement {}
 private enum AttemptsOfOperator: PlannedStatement {}
-private enum CloseSession: PlannedStatement {}
+private enum LinkAndCloseSession: PlannedStatement {}
 private enum ContentHashOfAssignment: PlannedStatement {}
 private enum FetchAssignment: PlannedStatement {}
 private enum FetchSubmission: PlannedStatement {}
 private enum FetchSubmissions: PlannedStatement {}
 private enum InsertSubmission: PlannedStatement {}
-private enum InsertSubmissionSubjects: PlannedStatement {}
-private enum LinkSubmissionItems: PlannedStatement {}
 private enum ResponsesOfSession: PlannedStatement {}
 private enum ResponsesOfSessions: PlannedStatement {}
 private enum SaveResponse: PlannedStatement {}
