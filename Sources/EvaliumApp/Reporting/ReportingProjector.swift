@@ -38,10 +38,11 @@ struct ReportingProjector: Sendable {
     func rebuild(
         _ tenant: TenantID, pageSize: Int = 500, concurrentPages: Int = 3, progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> Int {
-        // The checkpoint goes with the rows, so until the rebuild ends the projector replays the tenant's
-        // ledger from the start: a rebuild stopped half-way is completed by the projector, never left partial.
+        // The checkpoint goes first, so until the rebuild ends the projector replays the tenant's ledger from the
+        // start: a rebuild stopped half-way is completed by the projector, never left partial. Readers see the old
+        // projections until each page replaces its own.
         let (total, sealed) = try await database.transaction(.tenantWide(tenant)) { transaction in
-            try await transaction.clearProjections()
+            try await transaction.resetReportingCheckpoint()
             return (try await transaction.countSubmissions(), try await transaction.lastSealedSequence())
         }
         let database = database

@@ -104,11 +104,8 @@ extension Transaction {
         // A rebuild and the projector may recompute one submission at once; they take turns on it, taking
         // the locks in id order so that two batches never wait on each other in a circle.
         try await run("SELECT pg_advisory_xact_lock(hashtextextended('evalium.reporting:' || id, 0)) FROM unnest(\(ids.sorted())::text[]) AS id")
-        try await run(
-            """
-            WITH findings AS (DELETE FROM reporting.findings WHERE submission_id = ANY(\(ids)::text[]))
-            DELETE FROM reporting.item_results WHERE submission_id = ANY(\(ids)::text[])
-            """)
+        // One submission at a time (migration 0018 says why).
+        try await run("SELECT reporting.forget_submissions(\(ids)::text[])")
         let facts = projections.map(\.fact)
         func subjects(_ ids: [SubjectID]) -> String { ids.map(\.rawValue).joined(separator: " ") }
         try await run(
@@ -170,13 +167,12 @@ extension Transaction {
             """)
     }
 
-    /// Removes the scope's projections and checkpoint, for a rebuild.
-    public func clearProjections() async throws {
-        let tenant = try requireTenant().rawValue
-        try await run("DELETE FROM reporting.findings WHERE tenant_id = \(tenant)")
-        try await run("DELETE FROM reporting.item_results WHERE tenant_id = \(tenant)")
-        try await run("DELETE FROM reporting.submission_facts WHERE tenant_id = \(tenant)")
-        try await run("DELETE FROM reporting.checkpoints WHERE tenant_id = \(tenant)")
+    /// Removes the scope's checkpoint, for a rebuild: until the rebuild ends, the projector replays the tenant's
+    /// ledger from the start. The projections stay, and each page of the rebuild replaces its own
+    /// (`replaceProjections`), so readers never meet an empty report and a tenant-wide delete leaves no
+    /// millions of dead index entries behind for the pages to step over.
+    public func resetReportingCheckpoint() async throws {
+        try await run("DELETE FROM reporting.checkpoints WHERE tenant_id = \(try requireTenant().rawValue)")
     }
 
     public func countSubmissions() async throws -> Int {
