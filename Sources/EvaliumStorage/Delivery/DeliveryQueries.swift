@@ -314,10 +314,9 @@ extension Transaction {
     /// its items linked, its subjects, the session closed and `events` appended to the ledger (two round trips
     /// where there were five).
     /// The snapshot is stored as its frame, naming its content (already frozen for the assignment) by hash.
-    @discardableResult
     public func finalise(
         _ submission: Submission, snapshot: VersionSnapshot, contentHash: String, appending events: [LedgerEventDraft] = []
-    ) async throws -> [LedgerEvent] {
+    ) async throws {
         try await run(
             """
             INSERT INTO submissions (id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind,
@@ -345,19 +344,18 @@ extension Transaction {
         binds.append(submission.subjects.map(\.subjectId.rawValue))
         binds.append(submission.subjects.map(\.role.rawValue))
         binds.append(submission.tenantId.rawValue)
-        batch.bind(into: &binds)
+        let appending = batch.expressions(binding: &binds)
         let sql = """
             WITH linked AS (
                 UPDATE submission_items SET submission_id = $1 WHERE session_id = $3),
             subjects AS (
                 INSERT INTO submission_subjects (tenant_id, org_unit_id, submission_id, subject_id, role)
                 SELECT $7, $4, $1, subject_id, role FROM unnest($5::text[], $6::text[]) AS s(subject_id, role)),
-            \(LedgerAppend.expressions(parametersFrom: 8))
+            \(appending)
             UPDATE delivery_sessions SET status = 'submitted', submission_id = $1, submitted_at = $2 WHERE id = $3
             """
         for try await _ in try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: LinkAndCloseSession.self) {}
         noteAppended(batch)
-        return batch.events
     }
 
     public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {

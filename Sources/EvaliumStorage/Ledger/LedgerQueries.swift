@@ -22,10 +22,9 @@ extension Transaction {
         guard !drafts.isEmpty else { return [] }
         let batch = try LedgerAppend(drafts, tenantId: try requireTenant())
         var binds = PostgresBindings()
-        batch.bind(into: &binds)
+        let appending = batch.expressions(binding: &binds)
         let rows = try await run(
-            PostgresQuery(unsafeSQL: "WITH \(LedgerAppend.expressions(parametersFrom: 1)) SELECT count(*) FROM appended", binds: binds),
-            plannedAs: AppendLedgerEvents.self)
+            PostgresQuery(unsafeSQL: "WITH \(appending) SELECT count(*) FROM appended", binds: binds), plannedAs: AppendLedgerEvents.self)
         // A refusal (a row-level policy, a constraint) arrives with the rows, not before them: read to the end.
         for try await _ in rows {}
         noteAppended(batch)
@@ -262,8 +261,8 @@ func jsonText(_ value: JSONValue) throws -> String {
 
 /// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
 /// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
-/// starts `WITH` and `expressions(parametersFrom:)` and binds `bind(into:)` appends them whatever else it does:
-/// the one way anything is written to `ledger_events`, alone (`appendLedgerEvents`) or within another statement.
+/// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
+/// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement.
 struct LedgerAppend {
     let events: [LedgerEvent]
     private let tenantId: TenantID
@@ -286,15 +285,32 @@ struct LedgerAppend {
         verificationOutcomes = try drafts.map { try $0.verificationOutcome.map(jsonText) ?? "" }
     }
 
-    /// How many parameters `bind(into:)` adds.
-    static let parameterCount = 17
-
     /// `appended` (the events) and `queued` (their seal-queue rows), two common table expressions whose
-    /// parameters are numbered from `first`. An empty batch appends nothing. `queued` returns nothing: the
-    /// queue accepts an event of any org unit of the tenant but shows a scope only its own, and a row it
-    /// would not show cannot be returned.
-    static func expressions(parametersFrom first: Int) -> String {
+    /// parameters follow those already in `binds` and are added to it. An empty batch appends nothing. `queued`
+    /// returns nothing: the queue accepts an event of any org unit of the tenant but shows a scope only its own,
+    /// and a row it would not show cannot be returned.
+    func expressions(binding binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
         func parameter(_ offset: Int) -> String { "$\(first + offset)" }
+        // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
+        func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
+        binds.append(tenantId.rawValue)
+        binds.append(MillisecondTimestamp(now))
+        binds.append(events.map(\.id.rawValue))
+        binds.append(text(drafts.map { $0.orgUnitId?.rawValue }))
+        binds.append(drafts.map(\.eventType.rawValue))
+        binds.append(drafts.map(\.aggregateType))
+        binds.append(drafts.map(\.aggregateId))
+        binds.append(drafts.map(\.actor.kind.rawValue))
+        binds.append(drafts.map(\.actor.id))
+        binds.append(text(drafts.map { $0.clientOccurredAt?.rfc3339 }))
+        binds.append(payloads)
+        binds.append(contextMetadata)
+        binds.append(text(drafts.map { $0.verificationLevel?.rawValue }))
+        binds.append(verificationOutcomes)
+        binds.append(text(drafts.map(\.idempotencyKey)))
+        binds.append(canonicalBytes.map { ByteBuffer(bytes: $0) })
+        binds.append(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })
         return """
             appended AS (
                 INSERT INTO ledger_events (
@@ -318,29 +334,6 @@ struct LedgerAppend {
                 INSERT INTO ledger_seal_queue (event_id, tenant_id, org_unit_id)
                 SELECT id, tenant_id, org_unit_id FROM appended)
             """
-    }
-
-    /// The parameters of `expressions`, in their order.
-    func bind(into binds: inout PostgresBindings) {
-        // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
-        func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
-        binds.append(tenantId.rawValue)
-        binds.append(MillisecondTimestamp(now))
-        binds.append(events.map(\.id.rawValue))
-        binds.append(text(drafts.map { $0.orgUnitId?.rawValue }))
-        binds.append(drafts.map(\.eventType.rawValue))
-        binds.append(drafts.map(\.aggregateType))
-        binds.append(drafts.map(\.aggregateId))
-        binds.append(drafts.map(\.actor.kind.rawValue))
-        binds.append(drafts.map(\.actor.id))
-        binds.append(text(drafts.map { $0.clientOccurredAt?.rfc3339 }))
-        binds.append(payloads)
-        binds.append(contextMetadata)
-        binds.append(text(drafts.map { $0.verificationLevel?.rawValue }))
-        binds.append(verificationOutcomes)
-        binds.append(text(drafts.map(\.idempotencyKey)))
-        binds.append(canonicalBytes.map { ByteBuffer(bytes: $0) })
-        binds.append(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })
     }
 }
 

@@ -45,10 +45,10 @@ extension Transaction {
         var binds = PostgresBindings()
         binds.append(submission.id.rawValue)
         binds.append(submission.sessionId.rawValue)
-        batch.bind(into: &binds)
+        let appending = batch.expressions(binding: &binds)
         // The session is bound through a sub-select, as in `responses(ofSessions:)`.
         let sql = """
-            WITH \(LedgerAppend.expressions(parametersFrom: 3))
+            WITH \(appending)
             SELECT 'response', $1, NULL, NULL, NULL, NULL, recorded_by, recorded_at, item_id, NULL,
                    question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text
             FROM submission_items WHERE session_id = (SELECT $2::text)
