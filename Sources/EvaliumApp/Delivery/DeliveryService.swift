@@ -61,12 +61,12 @@ struct DeliveryService: Sendable {
         let now = ServerClock.now()
         let user = access.user
         return try await runner.run(access.scope) { transaction -> LaunchResult in
-            let assignment = try await transaction.fetchAssignment(id).orThrow(AssignmentService.notFound(id))
+            let (assignment, frozen) = try await transaction.fetchAssignmentWithContent(id).orThrow(AssignmentService.notFound(id))
             guard try await transaction.assignmentTargetsMe(assignment) else {
                 throw Problem(.forbidden, "assignment \(id) is issued to someone else")
             }
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(id) was withdrawn") }
-            let content = try await transaction.assignmentContent(id).orThrow(AssignmentService.notFound(id)).content
+            let content = frozen.content
             let attempts = try await transaction.attempts(at: id, by: user.userId)
             if let active = attempts.active {
                 return LaunchResult(view: try await view(active, assignment, content, access: access, in: transaction), created: false)
@@ -92,9 +92,10 @@ struct DeliveryService: Sendable {
                 throw Problem(.conflict, "only rejected or sent-back work is reworked; this submission is \(submission.approvalStatus.rawValue)")
             }
             if let void = try await transaction.corrections(of: id).void { throw CorrectionService.voided(id, void) }
-            let assignment = try await transaction.fetchAssignment(submission.assignmentId).orThrow(AssignmentService.notFound(submission.assignmentId))
+            let (assignment, frozen) = try await transaction.fetchAssignmentWithContent(submission.assignmentId)
+                .orThrow(AssignmentService.notFound(submission.assignmentId))
             guard assignment.status == .active else { throw Problem(.conflict, "assignment \(assignment.id) was withdrawn") }
-            let content = try await transaction.assignmentContent(assignment.id).orThrow(AssignmentService.notFound(assignment.id)).content
+            let content = frozen.content
             let attempts = try await transaction.attempts(at: assignment.id, by: access.user.userId)
             if let active = attempts.active {
                 guard active.reworkOf == id else { throw Problem(.conflict, "finish your active attempt \(active.id) first") }
@@ -108,11 +109,10 @@ struct DeliveryService: Sendable {
     /// The operator's own session; another person's attempt is not theirs to see.
     func session(_ id: AttemptID, access: CapabilityAccess) async throws -> SessionView {
         try await database.transaction(access.scope) { transaction in
-            let session = try await transaction.fetchSession(id).orThrow(Self.notFound(id))
+            let (session, frozen) = try await transaction.fetchSessionWithContent(id).orThrow(Self.notFound(id))
             guard session.operatorId == access.user.userId else { throw Self.notFound(id) }
             let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id)).content
-            return try await view(session, assignment, content, access: access, in: transaction)
+            return try await view(session, assignment, frozen.content, access: access, in: transaction)
         }
     }
 
@@ -124,8 +124,8 @@ struct DeliveryService: Sendable {
     ) async throws -> RecordedResponse {
         let now = ServerClock.now()
         return try await runner.run(access.scope) { transaction in
-            let session = try await ownActiveSession(id, access: access, at: now, in: transaction)
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id)).content
+            let (session, frozen) = try await ownActiveSession(id, access: access, at: now, in: transaction)
+            let content = frozen.content
             guard let item = content.form.sections.flatMap(\.items).first(where: { $0.id == itemId }) else {
                 throw Problem(.notFound, "the form of session \(id) has no item \(itemId)")
             }
@@ -154,7 +154,7 @@ struct DeliveryService: Sendable {
         }
         let now = ServerClock.now()
         return try await database.transaction(access.scope) { transaction in
-            let session = try await ownActiveSession(id, access: access, at: nil, in: transaction)
+            let session = try await ownActiveSession(id, access: access, at: nil, in: transaction).session
             for (index, event) in input.events.enumerated() {
                 guard event.type.range(of: #"^[a-z][a-z0-9_.]{0,62}$"#, options: .regularExpression) != nil else {
                     throw Problem(.validationFailed, "event types are lower-case words such as navigation or tab_hidden",
@@ -184,7 +184,7 @@ struct DeliveryService: Sendable {
         let now = ServerClock.now()
         let user = access.user
         return try await runner.run(access.scope) { transaction -> Finalised in
-            let session = try await transaction.fetchSession(id, lockingForChange: true).orThrow(Self.notFound(id))
+            let (session, frozen) = try await transaction.fetchSessionWithContent(id, lockingForChange: true).orThrow(Self.notFound(id))
             guard session.operatorId == user.userId else { throw Problem(.forbidden, "session \(id) is someone else's attempt") }
             if let existing = session.submissionId {
                 let (submission, snapshot) = try await transaction.fetchSubmission(existing).orThrow(SubmissionService.notFound(existing))
@@ -193,7 +193,6 @@ struct DeliveryService: Sendable {
                     created: false)
             }
             let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
-            let frozen = try await transaction.assignmentContent(session.assignmentId).orThrow(Self.notFound(id))
             let content = frozen.content
             let responses = try await transaction.listResponses(session: id)
             try Self.checkComplete(content.form, responses: responses)
@@ -269,14 +268,17 @@ struct DeliveryService: Sendable {
             responses: try await transaction.listResponses(session: session.id))
     }
 
-    private func ownActiveSession(_ id: AttemptID, access: CapabilityAccess, at now: Date?, in transaction: Transaction) async throws -> DeliverySession {
-        let session = try await transaction.fetchSession(id, lockingForChange: true).orThrow(Self.notFound(id))
+    /// The caller's active session, locked for the change, with its assignment's frozen content.
+    private func ownActiveSession(
+        _ id: AttemptID, access: CapabilityAccess, at now: Date?, in transaction: Transaction
+    ) async throws -> (session: DeliverySession, content: FrozenContent) {
+        let (session, frozen) = try await transaction.fetchSessionWithContent(id, lockingForChange: true).orThrow(Self.notFound(id))
         guard session.operatorId == access.user.userId else { throw Problem(.forbidden, "session \(id) is someone else's attempt") }
         guard session.status == .active else { throw Problem(.conflict, "session \(id) is submitted; its answers can no longer change") }
         if let now, let expiry = session.expiresAt, now >= expiry {
             throw Problem(.conflict, "the time limit of session \(id) ran out at \(expiry.rfc3339); submit what is recorded")
         }
-        return session
+        return (session, frozen)
     }
 
     /// Every required item answered and complete, or a 422 naming each that is not.

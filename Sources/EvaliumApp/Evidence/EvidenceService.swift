@@ -234,12 +234,13 @@ struct EvidenceService: Sendable {
     ) async throws -> Attached {
         let now = ServerClock.now()
         return try await runner.run(access.scope) { transaction in
-            let session = try await transaction.fetchSession(sessionId, lockingForChange: true).orThrow(DeliveryService.notFound(sessionId))
+            let (session, frozen) = try await transaction.fetchSessionWithContent(sessionId, lockingForChange: true)
+                .orThrow(DeliveryService.notFound(sessionId))
             guard session.operatorId == access.user.userId else { throw Problem(.forbidden, "session \(sessionId) is someone else's attempt") }
             guard session.status == .active else {
                 throw Problem(.conflict, "session \(sessionId) is submitted; a completed submission receives no new evidence")
             }
-            let content = try await transaction.assignmentContent(session.assignmentId).orThrow(DeliveryService.notFound(sessionId)).content
+            let content = frozen.content
             guard let item = content.form.sections.flatMap(\.items).first(where: { $0.id == itemId }) else {
                 throw Problem(.notFound, "the form of session \(sessionId) has no item \(itemId)")
             }

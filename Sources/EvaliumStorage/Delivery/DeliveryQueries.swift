@@ -67,7 +67,18 @@ extension Transaction {
             } else {
                 try await run("\(unescaped: select) \(id.rawValue)", plannedAs: FetchAssignment.self)
             }
-        return try await assignments(from: rows).first
+        return try await assignments(from: rows).first?.assignment
+    }
+
+    /// The assignment with its frozen content, in one statement (launching reads both).
+    public func fetchAssignmentWithContent(_ id: AssignmentID) async throws -> (assignment: Assignment, content: FrozenContent)? {
+        let rows = try await run(
+            "SELECT \(unescaped: Self.assignmentColumns), a.content_hash FROM assignments a WHERE a.id = \(id.rawValue)",
+            plannedAs: AssignmentWithContentHash.self)
+        guard let (assignment, hash) = try await assignments(from: rows).first, let hash,
+              let content = try await frozenContent(hash)
+        else { return nil }
+        return (assignment, content)
     }
 
     public func listAssignments(_ filter: AssignmentFilter) async throws -> [Assignment] {
@@ -83,7 +94,7 @@ extension Transaction {
               AND (\(filter.after?.rawValue)::text IS NULL OR a.id > \(filter.after?.rawValue))
             ORDER BY a.id
             LIMIT \(filter.limit)
-            """))
+            """)).map(\.assignment)
     }
 
     /// Whether the signed-in person is the assignment's target (directly, through a group, or by email).
@@ -94,16 +105,6 @@ extension Transaction {
                                              \(assignment.target.groupId?.rawValue), \(assignment.target.email))
             """)
         return try await rows.decode(Bool.self).contains(true)
-    }
-
-    /// The content frozen into an assignment when it was issued.
-    public func assignmentContent(_ id: AssignmentID) async throws -> FrozenContent? {
-        let rows = try await run("SELECT content_hash FROM assignments WHERE id = \(id.rawValue)", plannedAs: ContentHashOfAssignment.self)
-        for try await row in rows {
-            let hash = try row.decode(String.self)
-            return try await frozenContent(hash)
-        }
-        return nil
     }
 
     public func withdrawAssignment(_ id: AssignmentID, at date: Date) async throws {
@@ -118,8 +119,10 @@ extension Transaction {
          FROM assignment_subjects x WHERE x.assignment_id = a.id)::text
         """
 
-    private func assignments(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Assignment] {
-        var result: [Assignment] = []
+    /// Assignments from rows of `assignmentColumns`, each with the hash of its frozen content when the statement
+    /// selects `content_hash` after them.
+    private func assignments(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [(assignment: Assignment, contentHash: String?)] {
+        var result: [(assignment: Assignment, contentHash: String?)] = []
         for try await row in rows {
             let (id, tenantId, orgUnitId, evaluationId, version, kind, userId, groupId, email) = try row.decode(
                 (String, String, String, String, Int, String, String?, String?, String?).self)
@@ -131,7 +134,8 @@ extension Transaction {
             let (createdAt, withdrawnAt, subjects) = (
                 try cells[15].decode(Date.self), try cells[16].decode(Date?.self), try cells[17].decode(String.self)
             )
-            result.append(
+            let contentHash = cells.count > 18 ? try cells[18].decode(String.self) : nil
+            result.append((
                 Assignment(
                     id: AssignmentID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
                     evaluationId: EvaluationID(unchecked: evaluationId), evaluationVersion: version, kind: try storedEnum(EvaluationKind.self, kind),
@@ -140,7 +144,8 @@ extension Transaction {
                     status: try storedEnum(AssignmentStatus.self, status), cohort: cohort, batchId: batchId.map(BatchID.init(unchecked:)),
                     subjects: try storedValue([AssignedSubject].self, subjects), overrides: try storedValue(AssignmentOverrides.self, overrides),
                     policy: try storedValue(EffectivePolicy.self, policy), createdBy: UserID(unchecked: createdBy),
-                    createdAt: createdAt.roundedToMilliseconds(), withdrawnAt: withdrawnAt?.roundedToMilliseconds()))
+                    createdAt: createdAt.roundedToMilliseconds(), withdrawnAt: withdrawnAt?.roundedToMilliseconds()),
+                contentHash))
         }
         return result
     }
@@ -154,7 +159,8 @@ extension Transaction {
     public func attempts(at assignment: AssignmentID, by operatorId: UserID) async throws -> (count: Int, all: Int, active: DeliverySession?) {
         let sessions = try await deliverySessions(
             "WHERE s.assignment_id = \(assignment.rawValue) AND s.operator_id = \(operatorId.rawValue) ORDER BY s.attempt_number",
-            plannedAs: AttemptsOfOperator.self)
+            plannedAs: AttemptsOfOperator.self
+        ).map(\.session)
         return (sessions.filter { $0.reworkOf == nil }.count, sessions.count, sessions.first { $0.status == .active })
     }
 
@@ -174,10 +180,26 @@ extension Transaction {
     /// submit of one session happen one after the other.
     public func fetchSession(_ id: AttemptID, lockingForChange: Bool = false) async throws -> DeliverySession? {
         if lockingForChange {
-            try await deliverySessions("WHERE s.id = \(id.rawValue) FOR UPDATE OF s", plannedAs: SessionForChange.self).first
+            try await deliverySessions("WHERE s.id = \(id.rawValue) FOR UPDATE OF s", plannedAs: SessionForChange.self).first?.session
         } else {
-            try await deliverySessions("WHERE s.id = \(id.rawValue)", plannedAs: Session.self).first
+            try await deliverySessions("WHERE s.id = \(id.rawValue)", plannedAs: Session.self).first?.session
         }
+    }
+
+    /// The session with its assignment's frozen content, in one statement where there were two: every answer
+    /// and the submit read both. Nil when either is out of reach.
+    public func fetchSessionWithContent(
+        _ id: AttemptID, lockingForChange: Bool = false
+    ) async throws -> (session: DeliverySession, content: FrozenContent)? {
+        let found =
+            if lockingForChange {
+                try await deliverySessions(
+                    "WHERE s.id = \(id.rawValue) FOR UPDATE OF s", withContentHash: true, plannedAs: SessionWithContentHashForChange.self)
+            } else {
+                try await deliverySessions("WHERE s.id = \(id.rawValue)", withContentHash: true, plannedAs: SessionWithContentHash.self)
+            }
+        guard let (session, hash) = found.first, let hash, let content = try await frozenContent(hash) else { return nil }
+        return (session, content)
     }
 
     public func moveSession(_ id: AttemptID, to item: ItemID?) async throws {
@@ -275,17 +297,20 @@ extension Transaction {
         return responses
     }
 
+    /// Sessions, each with the hash of its assignment's frozen content when `withContentHash` (nil where the
+    /// assignment is out of reach).
     private func deliverySessions<Statement: PlannedStatement>(
-        _ tail: PostgresQuery, plannedAs statement: Statement.Type
-    ) async throws -> [DeliverySession] {
+        _ tail: PostgresQuery, withContentHash: Bool = false, plannedAs statement: Statement.Type
+    ) async throws -> [(session: DeliverySession, contentHash: String?)] {
+        let contentHash = withContentHash ? ", (SELECT a.content_hash FROM assignments a WHERE a.id = s.assignment_id)" : ""
         let rows = try await run(
             tail.wrapped(
                 """
                 SELECT s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
-                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of
+                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of\(contentHash)
                 FROM delivery_sessions s
                 """), plannedAs: statement)
-        var result: [DeliverySession] = []
+        var result: [(session: DeliverySession, contentHash: String?)] = []
         for try await row in rows {
             let (id, tenantId, orgUnitId, assignmentId, operatorId, attempt, status, mode) = try row.decode(
                 (String, String, String, String, String, Int, String, String).self)
@@ -294,14 +319,15 @@ extension Transaction {
                 try cells[8].decode(Date.self), try cells[9].decode(Date?.self), try cells[10].decode(String?.self),
                 try cells[11].decode(String?.self), try cells[12].decode(Date?.self), try cells[13].decode(String?.self)
             )
-            result.append(
+            result.append((
                 DeliverySession(
                     id: AttemptID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
                     assignmentId: AssignmentID(unchecked: assignmentId), operatorId: UserID(unchecked: operatorId), attemptNumber: attempt,
                     status: try storedEnum(SessionStatus.self, status), mode: try storedEnum(CaptureMode.self, mode),
                     startedAt: startedAt.roundedToMilliseconds(), expiresAt: expiresAt?.roundedToMilliseconds(),
                     currentItemId: currentItem.map(ItemID.init(unchecked:)), submissionId: submissionId.map(SubmissionID.init(unchecked:)),
-                    submittedAt: submittedAt?.roundedToMilliseconds(), reworkOf: reworkOf.map(SubmissionID.init(unchecked:))))
+                    submittedAt: submittedAt?.roundedToMilliseconds(), reworkOf: reworkOf.map(SubmissionID.init(unchecked:))),
+                withContentHash ? try cells[14].decode(String?.self) : nil))
         }
         return result
     }
@@ -511,9 +537,9 @@ extension RecordedResponse {
 }
 
 private enum AssignmentForChange: PlannedStatement {}
+private enum AssignmentWithContentHash: PlannedStatement {}
 private enum AttemptsOfOperator: PlannedStatement {}
 private enum LinkAndCloseSession: PlannedStatement {}
-private enum ContentHashOfAssignment: PlannedStatement {}
 private enum FetchAssignment: PlannedStatement {}
 private enum FetchSubmission: PlannedStatement {}
 private enum FetchSubmissions: PlannedStatement {}
@@ -523,3 +549,5 @@ private enum ResponsesOfSessions: PlannedStatement {}
 private enum SaveResponse: PlannedStatement {}
 private enum Session: PlannedStatement {}
 private enum SessionForChange: PlannedStatement {}
+private enum SessionWithContentHash: PlannedStatement {}
+private enum SessionWithContentHashForChange: PlannedStatement {}
