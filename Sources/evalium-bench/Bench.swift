@@ -95,10 +95,13 @@ struct LoadCommand: AsyncParsableCommand {
             }
         }
         var finalisations: [FinalisationResult] = []
+        // A session takes some thirty requests to prepare and one to submit: ten seconds of preparing left about
+        // a second of submitting, short enough for one checkpoint or autovacuum to move the ratio by a tenth.
+        let preparation = max(duration, 30)
         for level in levels {
-            say("finalisations alone, \(level) operator\(level == 1 ? "" : "s"): preparing sessions for up to \(duration) s …")
+            say("finalisations alone, \(level) operator\(level == 1 ? "" : "s"): preparing sessions for up to \(preparation) s …")
             let run = FinalisationRun(
-                api: api, tenants: Array(seeded.prefix(10)), operators: level, preparation: .seconds(duration), maximumSessions: 3000)
+                api: api, tenants: Array(seeded.prefix(10)), operators: level, preparation: .seconds(preparation), maximumSessions: 3000)
             let result = try await run.run()
             finalisations.append(result)
             say(String(format: "  %d submitted in %.1f s: %.1f/s, %d errors", result.sessions, result.seconds, result.perSecond, result.errors)
