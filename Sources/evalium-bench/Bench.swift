@@ -102,7 +102,7 @@ struct LoadCommand: AsyncParsableCommand {
             say("finalisations alone, \(level) operator\(level == 1 ? "" : "s"): preparing sessions for up to \(preparation) s …")
             let run = FinalisationRun(
                 api: api, tenants: Array(seeded.prefix(10)), operators: level, preparation: .seconds(preparation), maximumSessions: 3000)
-            let result = try await run.run()
+            let result = try await run.run(beforeSubmitting: { try await settle(startingAsPgbenchLevels: true) })
             finalisations.append(result)
             say(String(format: "  %d submitted in %.1f s: %.1f/s, %d errors", result.sessions, result.seconds, result.perSecond, result.errors)
                 + (result.firstError.map { "\n  first error: \($0)" } ?? ""))
@@ -161,9 +161,15 @@ struct LoadCommand: AsyncParsableCommand {
     }
 
     /// Waits (up to two minutes) until the server has sealed every appended event and projected every sealed one
-    /// for reporting, so a fixed-rate phase measures its own requests, not the previous phase's backlog (the
-    /// finalisations just before it leave thousands of submissions to project).
-    private func settle() async throws {
+    /// for reporting, so a measured phase measures its own requests, not the previous phase's backlog (the
+    /// finalisations just before the fixed rates leave thousands of submissions to project).
+    ///
+    /// `startingAsPgbenchLevels` then gives the phase the start each pgbench level gets
+    /// (`scripts/lib/pgbench_baseline.sh`): `VACUUM (ANALYZE)` and a `CHECKPOINT`, for the finalisations measured
+    /// against it. Not for the fixed rates: the first write to each page after a checkpoint logs the whole page,
+    /// and ten seconds of reads, each appending its event to random leaves of the ledger's indexes, right after
+    /// one measured that worst moment of the checkpoint cycle (p50 3 → 60 ms at 500 reads a second).
+    private func settle(startingAsPgbenchLevels: Bool = false) async throws {
         guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -179,7 +185,13 @@ struct LoadCommand: AsyncParsableCommand {
                     """
                 ], on: endpoint, logger: logger)
             if rows.last?.first.flatMap({ $0 }) == "0" {
-                say(String(format: "  background work (sealing, reporting) caught up after %.1f s", (ContinuousClock.now - started).seconds))
+                let caughtUp = ContinuousClock.now
+                var done = String(format: "  background work (sealing, reporting) caught up after %.1f s", (caughtUp - started).seconds)
+                if startingAsPgbenchLevels {
+                    try await AdministrativeSQL.run(["VACUUM (ANALYZE)", "CHECKPOINT"], on: endpoint, logger: logger)
+                    done += String(format: "; vacuumed and checkpointed in %.1f s", (ContinuousClock.now - caughtUp).seconds)
+                }
+                say(done)
                 return
             }
             try await Task.sleep(for: .milliseconds(500))

@@ -26,8 +26,10 @@ struct FinalisationRun: Sendable {
     /// Preparing is not measured; eight at a time keeps the machine busy without queueing.
     static let preparers = 8
 
-    func run() async throws -> FinalisationResult {
+    /// `beforeSubmitting` runs between preparing and submitting, unmeasured.
+    func run(beforeSubmitting: () async throws -> Void) async throws -> FinalisationResult {
         let sessions = try await prepare()
+        try await beforeSubmitting()
         let recorder = Recorder()
         let outcome = Outcome()
         let started = ContinuousClock.now
