@@ -102,8 +102,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully, but never hangs: a background worker still running 30 s
-    /// after the signal is cancelled, and the process ends at the latest 10 s after that. (A benchmark run once met
-    /// a server that had closed its listener and connections and never exited.)
+    /// after the signal is cancelled, and a process still not done 10 s after that aborts. (A benchmark run once met
+    /// a server that had closed its listener and never exited.)
     private func run(_ application: some ApplicationProtocol, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(30)
