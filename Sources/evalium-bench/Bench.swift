@@ -168,7 +168,7 @@ struct LoadCommand: AsyncParsableCommand {
     /// (`scripts/lib/pgbench_baseline.sh`): `VACUUM (ANALYZE)` and a `CHECKPOINT`, for the finalisations measured
     /// against it. Not for the fixed rates: the first write to each page after a checkpoint logs the whole page,
     /// and ten seconds of reads, each appending its event to random leaves of the ledger's indexes, right after
-    /// one measured that worst moment of the checkpoint cycle (p50 3 → 60 ms at 500 reads a second).
+    /// one measured that worst moment of the checkpoint cycle (indexed reads at 500/s: p50 60–74 ms, 6–8 ms without).
     private func settle(startingAsPgbenchLevels: Bool = false) async throws {
         guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return }
         var logger = Logger(label: "bench")
