@@ -98,13 +98,13 @@ struct Serve: AsyncParsableCommand {
             evalium.say("       -d '{\"tenantId\":\"\(demoSignIn.tenantId)\",\"token\":\"\(demoSignIn.link.token)\"}'")
             say("a new link any time: POST \(base)/v1/auth/magic-links {\"tenantId\", \"email\"}; it is delivered to \(mailer.destination)")
         }
-        try await run(server.buildApplication(), logger: logger)
+        try await runUntilStopped(server.buildApplication(), logger: logger)
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully, but never hangs: a background worker still running 30 s
     /// after the signal is cancelled, and a process still not done 10 s after that aborts. (A benchmark run once met
     /// a server that had closed its listener and never exited.)
-    private func run(_ application: some ApplicationProtocol, logger: Logger) async throws {
+    private func runUntilStopped(_ application: some ApplicationProtocol, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(30)
         configuration.maximumCancellationDuration = .seconds(10)

@@ -75,7 +75,7 @@ extension Transaction {
         let rows = try await run(
             "SELECT \(unescaped: Self.assignmentColumns), a.content_hash FROM assignments a WHERE a.id = \(id.rawValue)",
             plannedAs: AssignmentWithContentHash.self)
-        guard let (assignment, hash) = try await assignments(from: rows).first, let hash,
+        guard let (assignment, hash) = try await assignments(from: rows, withContentHash: true).first, let hash,
               let content = try await frozenContent(hash)
         else { return nil }
         return (assignment, content)
@@ -120,8 +120,10 @@ extension Transaction {
         """
 
     /// Assignments from rows of `assignmentColumns`, each with the hash of its frozen content when the statement
-    /// selects `content_hash` after them.
-    private func assignments(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [(assignment: Assignment, contentHash: String?)] {
+    /// selects `content_hash` after them (`withContentHash`).
+    private func assignments(
+        from rows: some AsyncSequence<PostgresRow, any Error>, withContentHash: Bool = false
+    ) async throws -> [(assignment: Assignment, contentHash: String?)] {
         var result: [(assignment: Assignment, contentHash: String?)] = []
         for try await row in rows {
             let (id, tenantId, orgUnitId, evaluationId, version, kind, userId, groupId, email) = try row.decode(
@@ -134,7 +136,7 @@ extension Transaction {
             let (createdAt, withdrawnAt, subjects) = (
                 try cells[15].decode(Date.self), try cells[16].decode(Date?.self), try cells[17].decode(String.self)
             )
-            let contentHash = cells.count > 18 ? try cells[18].decode(String.self) : nil
+            let contentHash = withContentHash ? try cells[18].decode(String.self) : nil
             result.append((
                 Assignment(
                     id: AssignmentID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
