@@ -35,7 +35,7 @@ public struct AssignmentContent: Codable, Hashable, Sendable {
             questions: try container.decode([QuestionVersion].self, forKey: .questions))
     }
 
-    /// The form follows from the rest, so it is neither stored nor compared.
+    /// The form follows from the rest, so it is neither encoded nor compared.
     private enum CodingKeys: String, CodingKey { case evaluation, questions }
 
     public static func == (left: Self, right: Self) -> Bool { left.evaluation == right.evaluation && left.questions == right.questions }
