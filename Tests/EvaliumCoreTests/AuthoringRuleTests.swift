@@ -119,6 +119,19 @@ struct AuthoringRuleTests {
         let json = String(decoding: try JSONEncoder().encode(form), as: UTF8.self)
         #expect(!json.contains("answerKey") && !json.contains("correct") && !json.contains("Because"))
         #expect(form.maxScore == 3 && form.itemCount == 1)
+
+        // A whole snapshot (kept by submissions finalised before content was stored once) is one flat object
+        // and reads back with the same form; the form built with the content is not part of its JSON.
+        let policy = try EffectivePolicy.resolve(
+            evaluation: version.definition, overrides: AssignmentOverrides(), availableFrom: nil, availableUntil: nil).get()
+        let snapshot = VersionSnapshot(
+            evaluation: version, questions: [question], policy: policy, orgUnitId: .generate(),
+            assignment: .init(assignmentId: .generate(), cohort: nil, batchId: nil))
+        let stored = try JSONEncoder().encode(snapshot)
+        let members = try #require(try JSONSerialization.jsonObject(with: stored) as? [String: Any])
+        #expect(Set(members.keys) == ["evaluation", "questions", "policy", "orgUnitId", "assignment"])
+        let read = try JSONDecoder().decode(VersionSnapshot.self, from: stored)
+        #expect(read == snapshot && read.form == form)
     }
 
     @Test("fields a client sent that the server did not understand are found, with their pointers")

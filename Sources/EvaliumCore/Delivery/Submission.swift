@@ -100,25 +100,15 @@ public struct VersionSnapshot: Codable, Hashable, Sendable {
     public var evaluation: EvaluationVersion { content.evaluation }
     public var questions: [QuestionVersion] { content.questions }
 
+    /// One object: the content's members (`evaluation`, `questions`) and the frame's beside them.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            evaluation: try container.decode(EvaluationVersion.self, forKey: .evaluation),
-            questions: try container.decode([QuestionVersion].self, forKey: .questions),
-            policy: try container.decode(EffectivePolicy.self, forKey: .policy), orgUnitId: try container.decode(OrgUnitID.self, forKey: .orgUnitId),
-            assignment: try container.decode(AssignmentLink.self, forKey: .assignment))
+        self.init(frame: try SnapshotFrame(from: decoder), content: try AssignmentContent(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(evaluation, forKey: .evaluation)
-        try container.encode(questions, forKey: .questions)
-        try container.encode(policy, forKey: .policy)
-        try container.encode(orgUnitId, forKey: .orgUnitId)
-        try container.encode(assignment, forKey: .assignment)
+        try content.encode(to: encoder)
+        try frame.encode(to: encoder)
     }
-
-    private enum CodingKeys: String, CodingKey { case evaluation, questions, policy, orgUnitId, assignment }
 
     public init(frame: SnapshotFrame, content: AssignmentContent) {
         self.init(content: content, policy: frame.policy, orgUnitId: frame.orgUnitId, assignment: frame.assignment)
