@@ -26,7 +26,8 @@ public final class Database: Sendable {
         // jit_above_cost; Evalium's statements are short and many, and its large reads (the policies make a
         // rebuild's pages look expensive) were measured slower with it.
         configuration.options.additionalStartupParameters = [("jit", "off")]
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = PostgresClient(
+            configuration: configuration, eventLoopGroup: LoopsInTurn(PostgresClient.defaultEventLoopGroup), backgroundLogger: logger)
         self.logger = logger
         self.ledgerAppends = CommitSignal()
         self.eventsToDispatch = CommitSignal()
@@ -100,6 +101,26 @@ public final class Database: Sendable {
     /// not able to bypass row-level security, and owning no table.
     public func checkApplicationRole() async throws {
         try await transaction(.none) { transaction in try await transaction.checkApplicationRole() }
+    }
+}
+
+/// An event loop group that hands out its loops in turn, even to a caller already on one of them.
+///
+/// The pool asks `any()` for each new connection's loop, and a `MultiThreadedEventLoopGroup` answers the
+/// loop it is called on, so every connection would sit on one loop. A request continues on the loop of the
+/// connection that answered its last statement (NIO's loops are the global executor), so one thread would
+/// encode every response while the other waited.
+private final class LoopsInTurn: EventLoopGroup {
+    let base: any EventLoopGroup
+
+    init(_ base: any EventLoopGroup) { self.base = base }
+
+    func next() -> any EventLoop { base.next() }
+    func any() -> any EventLoop { base.next() }
+    func makeIterator() -> EventLoopIterator { base.makeIterator() }
+
+    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
+        base.shutdownGracefully(queue: queue, callback)
     }
 }
 
