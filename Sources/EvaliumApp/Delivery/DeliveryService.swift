@@ -109,9 +109,8 @@ struct DeliveryService: Sendable {
     /// The operator's own session; another person's attempt is not theirs to see.
     func session(_ id: AttemptID, access: CapabilityAccess) async throws -> SessionView {
         try await database.transaction(access.scope) { transaction in
-            let (session, frozen) = try await transaction.fetchSessionWithContent(id).orThrow(Self.notFound(id))
+            let (session, assignment, frozen) = try await transaction.fetchSessionWithAssignment(id).orThrow(Self.notFound(id))
             guard session.operatorId == access.user.userId else { throw Self.notFound(id) }
-            let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
             return try await view(session, assignment, frozen.content, access: access, in: transaction)
         }
     }
@@ -184,7 +183,8 @@ struct DeliveryService: Sendable {
         let now = ServerClock.now()
         let user = access.user
         return try await runner.run(access.scope) { transaction -> Finalised in
-            let (session, frozen) = try await transaction.fetchSessionWithContent(id, lockingForChange: true).orThrow(Self.notFound(id))
+            let (session, assignment, frozen) = try await transaction.fetchSessionWithAssignment(id, lockingForChange: true)
+                .orThrow(Self.notFound(id))
             guard session.operatorId == user.userId else { throw Problem(.forbidden, "session \(id) is someone else's attempt") }
             if let existing = session.submissionId {
                 let (submission, snapshot) = try await transaction.fetchSubmission(existing).orThrow(SubmissionService.notFound(existing))
@@ -192,7 +192,6 @@ struct DeliveryService: Sendable {
                     view: try await SubmissionService.view(submission, snapshot, level: SubmissionService.operatorLevel(snapshot, at: now), in: transaction),
                     created: false)
             }
-            let assignment = try await transaction.fetchAssignment(session.assignmentId).orThrow(Self.notFound(id))
             let content = frozen.content
             let responses = try await transaction.listResponses(session: id)
             try Self.checkComplete(content.form, responses: responses)
@@ -272,7 +271,7 @@ struct DeliveryService: Sendable {
     private func ownActiveSession(
         _ id: AttemptID, access: CapabilityAccess, at now: Date?, in transaction: Transaction
     ) async throws -> (session: DeliverySession, content: FrozenContent) {
-        let (session, frozen) = try await transaction.fetchSessionWithContent(id, lockingForChange: true).orThrow(Self.notFound(id))
+        let (session, frozen) = try await transaction.fetchSessionWithContentForChange(id).orThrow(Self.notFound(id))
         guard session.operatorId == access.user.userId else { throw Problem(.forbidden, "session \(id) is someone else's attempt") }
         guard session.status == .active else { throw Problem(.conflict, "session \(id) is submitted; its answers can no longer change") }
         if let now, let expiry = session.expiresAt, now >= expiry {

@@ -234,7 +234,7 @@ struct EvidenceService: Sendable {
     ) async throws -> Attached {
         let now = ServerClock.now()
         return try await runner.run(access.scope) { transaction in
-            let (session, frozen) = try await transaction.fetchSessionWithContent(sessionId, lockingForChange: true)
+            let (session, frozen) = try await transaction.fetchSessionWithContentForChange(sessionId)
                 .orThrow(DeliveryService.notFound(sessionId))
             guard session.operatorId == access.user.userId else { throw Problem(.forbidden, "session \(sessionId) is someone else's attempt") }
             guard session.status == .active else {

@@ -119,6 +119,8 @@ extension Transaction {
          FROM assignment_subjects x WHERE x.assignment_id = a.id)::text
         """
 
+    static let assignmentColumnCount = 18
+
     /// Assignments from rows of `assignmentColumns`, each with the hash of its frozen content when the statement
     /// selects `content_hash` after them (`withContentHash`).
     private func assignments(
@@ -126,30 +128,30 @@ extension Transaction {
     ) async throws -> [(assignment: Assignment, contentHash: String?)] {
         var result: [(assignment: Assignment, contentHash: String?)] = []
         for try await row in rows {
-            let (id, tenantId, orgUnitId, evaluationId, version, kind, userId, groupId, email) = try row.decode(
-                (String, String, String, String, Int, String, String?, String?, String?).self)
             let cells = Array(row)
-            let (status, cohort, batchId, overrides, policy, createdBy) = (
-                try cells[9].decode(String.self), try cells[10].decode(String?.self), try cells[11].decode(String?.self),
-                try cells[12].decode(String.self), try cells[13].decode(String.self), try cells[14].decode(String.self)
-            )
-            let (createdAt, withdrawnAt, subjects) = (
-                try cells[15].decode(Date.self), try cells[16].decode(Date?.self), try cells[17].decode(String.self)
-            )
-            let contentHash = withContentHash ? try cells[18].decode(String.self) : nil
             result.append((
-                Assignment(
-                    id: AssignmentID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
-                    evaluationId: EvaluationID(unchecked: evaluationId), evaluationVersion: version, kind: try storedEnum(EvaluationKind.self, kind),
-                    target: AssignmentTarget(
-                        userId: userId.map(UserID.init(unchecked:)), groupId: groupId.map(GroupID.init(unchecked:)), email: email),
-                    status: try storedEnum(AssignmentStatus.self, status), cohort: cohort, batchId: batchId.map(BatchID.init(unchecked:)),
-                    subjects: try storedValue([AssignedSubject].self, subjects), overrides: try storedValue(AssignmentOverrides.self, overrides),
-                    policy: try storedValue(EffectivePolicy.self, policy), createdBy: UserID(unchecked: createdBy),
-                    createdAt: createdAt.roundedToMilliseconds(), withdrawnAt: withdrawnAt?.roundedToMilliseconds()),
-                contentHash))
+                try Self.assignment(cells, from: 0), withContentHash ? try cells[Self.assignmentColumnCount].decode(String.self) : nil))
         }
         return result
+    }
+
+    /// An assignment from the `assignmentColumnCount` cells of a row that start at `first`.
+    static func assignment(_ cells: [PostgresCell], from first: Int) throws -> Assignment {
+        func cell<Value: PostgresDecodable>(_ offset: Int, _ type: Value.Type = Value.self) throws -> Value {
+            try cells[first + offset].decode(Value.self)
+        }
+        return Assignment(
+            id: AssignmentID(unchecked: try cell(0)), tenantId: TenantID(unchecked: try cell(1)), orgUnitId: OrgUnitID(unchecked: try cell(2)),
+            evaluationId: EvaluationID(unchecked: try cell(3)), evaluationVersion: try cell(4),
+            kind: try storedEnum(EvaluationKind.self, try cell(5)),
+            target: AssignmentTarget(
+                userId: try cell(6, String?.self).map(UserID.init(unchecked:)), groupId: try cell(7, String?.self).map(GroupID.init(unchecked:)),
+                email: try cell(8)),
+            status: try storedEnum(AssignmentStatus.self, try cell(9)), cohort: try cell(10),
+            batchId: try cell(11, String?.self).map(BatchID.init(unchecked:)), subjects: try storedValue([AssignedSubject].self, try cell(17)),
+            overrides: try storedValue(AssignmentOverrides.self, try cell(12)), policy: try storedValue(EffectivePolicy.self, try cell(13)),
+            createdBy: UserID(unchecked: try cell(14)), createdAt: try cell(15, Date.self).roundedToMilliseconds(),
+            withdrawnAt: try cell(16, Date?.self)?.roundedToMilliseconds())
     }
 }
 
@@ -188,20 +190,40 @@ extension Transaction {
         }
     }
 
-    /// The session with its assignment's frozen content, in one statement where there were two: every answer
-    /// and the submit read both. Nil when either is out of reach.
-    public func fetchSessionWithContent(
-        _ id: AttemptID, lockingForChange: Bool = false
-    ) async throws -> (session: DeliverySession, content: FrozenContent)? {
-        let found =
-            if lockingForChange {
-                try await deliverySessions(
-                    "WHERE s.id = \(id.rawValue) FOR UPDATE OF s", withContentHash: true, plannedAs: SessionWithContentHashForChange.self)
-            } else {
-                try await deliverySessions("WHERE s.id = \(id.rawValue)", withContentHash: true, plannedAs: SessionWithContentHash.self)
-            }
+    /// The session, locked for the change, with its assignment's frozen content, in one statement where there were
+    /// two: every answer and every attached piece of evidence read both. Nil when either is out of reach.
+    public func fetchSessionWithContentForChange(_ id: AttemptID) async throws -> (session: DeliverySession, content: FrozenContent)? {
+        let found = try await deliverySessions(
+            "WHERE s.id = \(id.rawValue) FOR UPDATE OF s", withContentHash: true, plannedAs: SessionWithContentHashForChange.self)
         guard let (session, hash) = found.first, let hash, let content = try await frozenContent(hash) else { return nil }
         return (session, content)
+    }
+
+    /// The session with its assignment and the assignment's frozen content, in one statement where there were
+    /// two: the submit and the session's view read all three. `lockingForChange` locks the session alone. Nil when
+    /// the session or its assignment is out of reach.
+    public func fetchSessionWithAssignment(
+        _ id: AttemptID, lockingForChange: Bool = false
+    ) async throws -> (session: DeliverySession, assignment: Assignment, content: FrozenContent)? {
+        let select = """
+            SELECT \(Self.sessionColumns), \(Self.assignmentColumns), a.content_hash
+            FROM delivery_sessions s JOIN assignments a ON a.id = s.assignment_id
+            WHERE s.id =
+            """
+        let rows =
+            if lockingForChange {
+                try await run("\(unescaped: select) \(id.rawValue) FOR UPDATE OF s", plannedAs: SessionWithAssignmentForChange.self)
+            } else {
+                try await run("\(unescaped: select) \(id.rawValue)", plannedAs: SessionWithAssignment.self)
+            }
+        for try await row in rows {
+            let cells = Array(row)
+            let assignment = try Self.assignment(cells, from: Self.sessionColumnCount)
+            let hash = try cells[Self.sessionColumnCount + Self.assignmentColumnCount].decode(String.self)
+            guard let content = try await frozenContent(hash) else { return nil }
+            return (try Self.session(cells), assignment, content)
+        }
+        return nil
     }
 
     public func moveSession(_ id: AttemptID, to item: ItemID?) async throws {
@@ -305,33 +327,33 @@ extension Transaction {
         _ tail: PostgresQuery, withContentHash: Bool = false, plannedAs statement: Statement.Type
     ) async throws -> [(session: DeliverySession, contentHash: String?)] {
         let contentHash = withContentHash ? ", (SELECT a.content_hash FROM assignments a WHERE a.id = s.assignment_id)" : ""
-        let rows = try await run(
-            tail.wrapped(
-                """
-                SELECT s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
-                       s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of\(contentHash)
-                FROM delivery_sessions s
-                """), plannedAs: statement)
+        let rows = try await run(tail.wrapped("SELECT \(Self.sessionColumns)\(contentHash) FROM delivery_sessions s"), plannedAs: statement)
         var result: [(session: DeliverySession, contentHash: String?)] = []
         for try await row in rows {
-            let (id, tenantId, orgUnitId, assignmentId, operatorId, attempt, status, mode) = try row.decode(
-                (String, String, String, String, String, Int, String, String).self)
             let cells = Array(row)
-            let (startedAt, expiresAt, currentItem, submissionId, submittedAt, reworkOf) = (
-                try cells[8].decode(Date.self), try cells[9].decode(Date?.self), try cells[10].decode(String?.self),
-                try cells[11].decode(String?.self), try cells[12].decode(Date?.self), try cells[13].decode(String?.self)
-            )
-            result.append((
-                DeliverySession(
-                    id: AttemptID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
-                    assignmentId: AssignmentID(unchecked: assignmentId), operatorId: UserID(unchecked: operatorId), attemptNumber: attempt,
-                    status: try storedEnum(SessionStatus.self, status), mode: try storedEnum(CaptureMode.self, mode),
-                    startedAt: startedAt.roundedToMilliseconds(), expiresAt: expiresAt?.roundedToMilliseconds(),
-                    currentItemId: currentItem.map(ItemID.init(unchecked:)), submissionId: submissionId.map(SubmissionID.init(unchecked:)),
-                    submittedAt: submittedAt?.roundedToMilliseconds(), reworkOf: reworkOf.map(SubmissionID.init(unchecked:))),
-                withContentHash ? try cells[14].decode(String?.self) : nil))
+            result.append((try Self.session(cells), withContentHash ? try cells[Self.sessionColumnCount].decode(String?.self) : nil))
         }
         return result
+    }
+
+    static let sessionColumns = """
+        s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
+        s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of
+        """
+    static let sessionColumnCount = 14
+
+    /// A session from the first `sessionColumnCount` cells of a row.
+    private static func session(_ cells: [PostgresCell]) throws -> DeliverySession {
+        DeliverySession(
+            id: AttemptID(unchecked: try cells[0].decode(String.self)), tenantId: TenantID(unchecked: try cells[1].decode(String.self)),
+            orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)),
+            assignmentId: AssignmentID(unchecked: try cells[3].decode(String.self)), operatorId: UserID(unchecked: try cells[4].decode(String.self)),
+            attemptNumber: try cells[5].decode(Int.self), status: try storedEnum(SessionStatus.self, try cells[6].decode(String.self)),
+            mode: try storedEnum(CaptureMode.self, try cells[7].decode(String.self)), startedAt: try cells[8].decode(Date.self).roundedToMilliseconds(),
+            expiresAt: try cells[9].decode(Date?.self)?.roundedToMilliseconds(), currentItemId: try cells[10].decode(String?.self).map(ItemID.init(unchecked:)),
+            submissionId: try cells[11].decode(String?.self).map(SubmissionID.init(unchecked:)),
+            submittedAt: try cells[12].decode(Date?.self)?.roundedToMilliseconds(),
+            reworkOf: try cells[13].decode(String?.self).map(SubmissionID.init(unchecked:)))
     }
 }
 
@@ -551,5 +573,6 @@ private enum ResponsesOfSessions: PlannedStatement {}
 private enum SaveResponse: PlannedStatement {}
 private enum Session: PlannedStatement {}
 private enum SessionForChange: PlannedStatement {}
-private enum SessionWithContentHash: PlannedStatement {}
+private enum SessionWithAssignment: PlannedStatement {}
+private enum SessionWithAssignmentForChange: PlannedStatement {}
 private enum SessionWithContentHashForChange: PlannedStatement {}
