@@ -210,8 +210,8 @@ struct DeliveryService: Sendable {
                 startedAt: session.startedAt, submittedAt: now, replaces: session.reworkOf)
             try await transaction.finalise(
                 submission, snapshot: snapshot, contentHash: frozen.hash,
-                appending: Self.finalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor))
-            try await publishFinalisation(submission, snapshot: snapshot, in: transaction)
+                appending: Self.finalisationEvents(submission, snapshot: snapshot, context: context, actor: access.actor),
+                publishing: Self.publishedFinalisation(submission))
             return Finalised(
                 view: SubmissionView(
                     submission, snapshot: snapshot, corrections: CorrectionChain(original: responses, amendments: [], void: nil), result: result,
@@ -312,7 +312,8 @@ struct DeliveryService: Sendable {
         return context
     }
 
-    /// The ledger events of a finalisation: the submission, each finding, and the items left to a person.
+    /// The ledger events of a finalisation: the submission, each finding, the items left to a person, and the
+    /// approval where the policy approves on its own.
     private static func finalisationEvents(
         _ submission: Submission, snapshot: VersionSnapshot, context: [String: JSONValue], actor: LedgerActor
     ) -> [LedgerEventDraft] {
@@ -340,24 +341,24 @@ struct DeliveryService: Sendable {
                     "submission.pending_human_review", submission, actor: actor,
                     payload: ["pendingItemIds": .array(submission.result.pendingItems.map { .string($0.rawValue) })]))
         }
-        return events
-    }
-
-    /// The finalisation's events for other systems, and its approval where the policy approves on its own.
-    private func publishFinalisation(_ submission: Submission, snapshot: VersionSnapshot, in transaction: Transaction) async throws {
-        let finalised = submission.submittedAt
-        try await transaction.publish(
-            [AssessmentEvents.submissionFinalised(submission, at: finalised)]
-                + submission.result.findings.map { AssessmentEvents.findingDetected($0, of: submission, cause: .finalisation, at: finalised) }
-                + [
-                    AssessmentEvents.attemptScored(submission, result: submission.result, at: finalised),
-                    AssessmentEvents.pendingHumanReview(submission, result: submission.result, at: finalised),
-                ])
         if snapshot.policy.approvalRequired, snapshot.policy.autoApprove {
-            try await transaction.appendLedgerEvent(
+            events.append(
                 DeliveryEvents.submission(
                     "submission.approved", submission, actor: LedgerActor(kind: .system, id: "auto-approve"),
                     payload: ["reason": "auto_approve", "snapshotHash": .string(submission.snapshotHash)]))
         }
+        return events
+    }
+
+    /// What a finalisation tells other systems (seed 003): the submission, each finding, its score, and whether a
+    /// person must grade it.
+    private static func publishedFinalisation(_ submission: Submission) -> [OutboxEvent?] {
+        let finalised = submission.submittedAt
+        return [AssessmentEvents.submissionFinalised(submission, at: finalised)]
+            + submission.result.findings.map { AssessmentEvents.findingDetected($0, of: submission, cause: .finalisation, at: finalised) }
+            + [
+                AssessmentEvents.attemptScored(submission, result: submission.result, at: finalised),
+                AssessmentEvents.pendingHumanReview(submission, result: submission.result, at: finalised),
+            ]
     }
 }

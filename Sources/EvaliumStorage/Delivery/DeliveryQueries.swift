@@ -361,11 +361,12 @@ extension Transaction {
 
 extension Transaction {
     /// The durability boundary's writes (seed 000 §3.1): the submission with its snapshot, then in one statement
-    /// its items linked, its subjects, the session closed and `events` appended to the ledger (two round trips
-    /// where there were five).
+    /// its items linked, its subjects, the session closed, `events` appended to the ledger and `published` written to
+    /// the outbox as `publish` writes them (two round trips where there were six).
     /// The snapshot is stored as its frame, naming its content (already frozen for the assignment) by hash.
     public func finalise(
-        _ submission: Submission, snapshot: VersionSnapshot, contentHash: String, appending events: [LedgerEventDraft] = []
+        _ submission: Submission, snapshot: VersionSnapshot, contentHash: String, appending events: [LedgerEventDraft] = [],
+        publishing published: [OutboxEvent?] = []
     ) async throws {
         try await run(
             """
@@ -386,6 +387,7 @@ extension Transaction {
         // The submission's row comes first, on its own: the policies of the items and subjects look for it, and a
         // statement sees only what was written before it began.
         let batch = try LedgerAppend(events, tenantId: try requireTenant())
+        let outbox = try OutboxWrite(published)
         var binds = PostgresBindings()
         binds.append(submission.id.rawValue)
         binds.append(MillisecondTimestamp(submission.submittedAt))
@@ -395,16 +397,21 @@ extension Transaction {
         binds.append(submission.subjects.map(\.role.rawValue))
         binds.append(submission.tenantId.rawValue)
         let appending = batch.expressions(binding: &binds)
+        let writing = outbox.expressions(binding: &binds)
         let sql = """
             WITH linked AS (
                 UPDATE submission_items SET submission_id = $1 WHERE session_id = $3),
             subjects AS (
                 INSERT INTO submission_subjects (tenant_id, org_unit_id, submission_id, subject_id, role)
                 SELECT $7, $4, $1, subject_id, role FROM unnest($5::text[], $6::text[]) AS s(subject_id, role)),
-            \(appending)
-            UPDATE delivery_sessions SET status = 'submitted', submission_id = $1, submitted_at = $2 WHERE id = $3
+            \(appending),
+            \(writing),
+            closed AS (
+                UPDATE delivery_sessions SET status = 'submitted', submission_id = $1, submitted_at = $2 WHERE id = $3)
+            SELECT count(*)::int FROM outbox_wanted
             """
-        for try await _ in try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: LinkAndCloseSession.self) {}
+        let rows = try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: LinkAndCloseSession.self)
+        if outbox.isEmpty { for try await _ in rows {} } else { try await notePublished(counting: rows) }
         noteAppended(batch)
     }
 

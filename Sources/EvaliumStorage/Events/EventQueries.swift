@@ -67,32 +67,18 @@ extension Transaction {
     /// cost milliseconds. A listener named for the first time hears the events from then on; older ones
     /// reach it by a replay.
     public func publish(_ events: [OutboxEvent?]) async throws {
-        let events = events.compactMap { $0 }
-        guard !events.isEmpty else { return }
-        let envelopes = events.map(\.envelope)
-        let bytes = try envelopes.map { String(decoding: try $0.wireBytes(), as: UTF8.self) }
+        let outbox = try OutboxWrite(events)
+        guard !outbox.isEmpty else { return }
+        var binds = PostgresBindings()
+        let writing = outbox.expressions(binding: &binds)
         let rows = try await run(
-            """
-            WITH given AS (
-                SELECT * FROM unnest(\(envelopes.map(\.eventId))::text[], \(envelopes.map(\.tenantId.rawValue))::text[],
-                                     \(events.map { $0.orgUnitId?.rawValue ?? "" })::text[],
-                                     \(envelopes.map(\.subject.rawValue))::text[], \(envelopes.map(\.partitionKey))::text[],
-                                     \(envelopes.map(\.occurredAt.rfc3339))::timestamptz[], \(bytes)::text[])
-                    WITH ORDINALITY AS e(event_id, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope, position)),
-            numbered AS MATERIALIZED (
-                SELECT given.*, nextval('event_sequence') AS sequence FROM (SELECT * FROM given ORDER BY position) given),
-            written AS (
-                INSERT INTO outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
-                SELECT event_id, sequence, tenant_id, NULLIF(org_unit_id, ''), subject, partition_key, occurred_at, envelope
-                FROM numbered),
-            wanted AS MATERIALIZED (
-                SELECT * FROM numbered
-                WHERE EXISTS (SELECT 1 FROM event_consumers c, unnest(c.subjects) AS prefix WHERE starts_with(numbered.subject, prefix))),
-            queued AS (
-                INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
-                SELECT event_id, tenant_id, 'outbox', subject, sequence FROM wanted)
-            SELECT count(*)::int FROM wanted
-            """, plannedAs: PublishEvents.self)
+            PostgresQuery(unsafeSQL: "WITH \(writing) SELECT count(*)::int FROM outbox_wanted", binds: binds), plannedAs: PublishEvents.self)
+        try await notePublished(counting: rows)
+    }
+
+    /// Notes, after a statement with `OutboxWrite`'s expressions whose single row counts `outbox_wanted`, that the
+    /// relay has events to send and, when a listener wanted some, that the dispatcher has work.
+    func notePublished(counting rows: PlannedRows) async throws {
         effects.noteEventPublished()
         for try await row in rows where try row.decode(Int.self) > 0 { effects.noteEventQueued() }
     }
@@ -485,6 +471,54 @@ extension Transaction {
             try await run("ROLLBACK TO SAVEPOINT listener")
             throw error
         }
+    }
+}
+
+/// Events for the outbox and the dispatch queue, as common table expressions a statement can carry (`publish`
+/// alone, or a finalisation with its other writes): `outbox_written` and `outbox_queued` write, and `outbox_wanted`
+/// holds the events some listener named, which the statement counts for `notePublished`.
+struct OutboxWrite {
+    private let events: [OutboxEvent]
+    private let wireTexts: [String]
+
+    /// `events` with the nils skipped.
+    init(_ events: [OutboxEvent?]) throws {
+        self.events = events.compactMap { $0 }
+        wireTexts = try self.events.map { String(decoding: try $0.envelope.wireBytes(), as: UTF8.self) }
+    }
+
+    var isEmpty: Bool { events.isEmpty }
+
+    /// The expressions, whose parameters follow those already in `binds` and are added to it.
+    func expressions(binding binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
+        func parameter(_ offset: Int) -> String { "$\(first + offset)" }
+        let envelopes = events.map(\.envelope)
+        binds.append(envelopes.map(\.eventId))
+        binds.append(envelopes.map(\.tenantId.rawValue))
+        binds.append(events.map { $0.orgUnitId?.rawValue ?? "" })
+        binds.append(envelopes.map(\.subject.rawValue))
+        binds.append(envelopes.map(\.partitionKey))
+        binds.append(envelopes.map(\.occurredAt.rfc3339))
+        binds.append(wireTexts)
+        return """
+            outbox_given AS (
+                SELECT * FROM unnest(\(parameter(0))::text[], \(parameter(1))::text[], \(parameter(2))::text[], \(parameter(3))::text[],
+                                     \(parameter(4))::text[], \(parameter(5))::timestamptz[], \(parameter(6))::text[])
+                    WITH ORDINALITY AS e(event_id, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope, position)),
+            outbox_numbered AS MATERIALIZED (
+                SELECT given.*, nextval('event_sequence') AS sequence FROM (SELECT * FROM outbox_given ORDER BY position) given),
+            outbox_written AS (
+                INSERT INTO outbox (event_id, sequence, tenant_id, org_unit_id, subject, partition_key, occurred_at, envelope)
+                SELECT event_id, sequence, tenant_id, NULLIF(org_unit_id, ''), subject, partition_key, occurred_at, envelope
+                FROM outbox_numbered),
+            outbox_wanted AS MATERIALIZED (
+                SELECT * FROM outbox_numbered
+                WHERE EXISTS (SELECT 1 FROM event_consumers c, unnest(c.subjects) AS prefix WHERE starts_with(outbox_numbered.subject, prefix))),
+            outbox_queued AS (
+                INSERT INTO event_dispatch_queue (event_id, tenant_id, source, subject, sequence)
+                SELECT event_id, tenant_id, 'outbox', subject, sequence FROM outbox_wanted)
+            """
     }
 }
 
