@@ -84,6 +84,30 @@ struct DeliveryTests {
         }
     }
 
+    @Test("a session started on one server is shown and submitted on another, whose cache of frozen content starts empty")
+    func submitOnAnotherServer() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let operatorPerson = try await TestEnvironment.makeUser(
+                client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil), (BuiltInRole.assigner.id, nil)])
+            let quiz = try await Delivery.publishedEvaluation(
+                client, kind: .knowledge, questions: [Self.numeric], extra: #","grading":{"passThreshold":0.6}"#, as: tenant.admin)
+            let started = try await Delivery.selfAssignedSession(client, evaluation: quiz, as: operatorPerson)
+            let item = try #require(started.items.first)
+            #expect(try await Delivery.answer(client, started.sessionId, item, #"{"answer":{"number":12}}"#, as: operatorPerson).status == .ok)
+
+            try await TestEnvironment.withServer(configure: { $0.auth.keys = server.configuration.auth.keys }) { other, _ in
+                let shown = try await other.send(.get, "/v1/sessions/\(started.sessionId)", as: operatorPerson)
+                #expect(shown.status == .ok, "\(shown.text)")
+                #expect(try shown.json()["session"]?["assignmentId"]?.stringValue == started.assignmentId)
+                let submitted = try await other.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: operatorPerson)
+                #expect(submitted.status == .created, "\(submitted.text)")
+                let submission = try submitted.json()
+                #expect(submission["outcome"] == "pass" && submission["assignmentId"]?.stringValue == started.assignmentId)
+            }
+        }
+    }
+
     @Test("the stand-in form is found where it first occurs, after near misses, at either end, or not at all")
     func standInSearch() {
         func offset(_ needle: String, _ haystack: String) -> Int? { SubmissionViewEncoder.offset(of: Array(needle.utf8), in: Array(haystack.utf8)) }

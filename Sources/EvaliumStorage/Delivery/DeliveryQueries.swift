@@ -216,14 +216,17 @@ extension Transaction {
             } else {
                 try await run("\(unescaped: select) \(id.rawValue)", plannedAs: SessionWithAssignment.self)
             }
+        // The row is read to the end before the content is fetched: a connection runs one query at a time.
+        var found: (session: DeliverySession, assignment: Assignment, contentHash: String)?
         for try await row in rows {
             let cells = Array(row)
-            let assignment = try Self.assignment(cells, from: Self.sessionColumnCount)
-            let hash = try cells[Self.sessionColumnCount + Self.assignmentColumnCount].decode(String.self)
-            guard let content = try await frozenContent(hash) else { return nil }
-            return (try Self.session(cells), assignment, content)
+            found = (
+                try Self.session(cells), try Self.assignment(cells, from: Self.sessionColumnCount),
+                try cells[Self.sessionColumnCount + Self.assignmentColumnCount].decode(String.self)
+            )
         }
-        return nil
+        guard let found, let content = try await frozenContent(found.contentHash) else { return nil }
+        return (found.session, found.assignment, content)
     }
 
     public func moveSession(_ id: AttemptID, to item: ItemID?) async throws {
