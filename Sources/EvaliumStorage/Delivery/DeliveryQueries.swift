@@ -119,7 +119,7 @@ extension Transaction {
          FROM assignment_subjects x WHERE x.assignment_id = a.id)::text
         """
 
-    static let assignmentColumnCount = 18
+    private static let assignmentColumnCount = 18
 
     /// Assignments from rows of `assignmentColumns`, each with the hash of its frozen content when the statement
     /// selects `content_hash` after them (`withContentHash`).
@@ -136,7 +136,7 @@ extension Transaction {
     }
 
     /// An assignment from the `assignmentColumnCount` cells of a row that start at `first`.
-    static func assignment(_ cells: [PostgresCell], from first: Int) throws -> Assignment {
+    private static func assignment(_ cells: [PostgresCell], from first: Int) throws -> Assignment {
         func cell<Value: PostgresDecodable>(_ offset: Int, _ type: Value.Type = Value.self) throws -> Value {
             try cells[first + offset].decode(Value.self)
         }
@@ -339,11 +339,11 @@ extension Transaction {
         return result
     }
 
-    static let sessionColumns = """
+    private static let sessionColumns = """
         s.id, s.tenant_id, s.org_unit_id, s.assignment_id, s.operator_id, s.attempt_number, s.status, s.mode, s.started_at,
         s.expires_at, s.current_item_id, s.submission_id, s.submitted_at, s.rework_of
         """
-    static let sessionColumnCount = 14
+    private static let sessionColumnCount = 14
 
     /// A session from the first `sessionColumnCount` cells of a row.
     private static func session(_ cells: [PostgresCell]) throws -> DeliverySession {
