@@ -102,8 +102,8 @@ extension Transaction {
             """, plannedAs: PendingSeals.self)
         var pending: [(id: LedgerEventID, leafHash: [UInt8])] = []
         for try await row in pendingRows {
-            let (eventId, leafHash) = try row.decode((String, ByteBuffer).self)
-            pending.append((LedgerEventID(unchecked: eventId), Array(buffer: leafHash)))
+            let cells = row.makeRandomAccess()
+            pending.append((LedgerEventID(unchecked: try cells[0].decode(String.self)), Array(buffer: try cells[1].decode(ByteBuffer.self))))
         }
         guard !pending.isEmpty else { return 0 }
 

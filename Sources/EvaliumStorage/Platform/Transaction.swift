@@ -57,7 +57,8 @@ public struct Transaction: Sendable {
                                                   \(nullable: authzVersion)::integer) END
             """, plannedAs: ScopeAndSessionState.self)
         for try await row in rows {
-            switch try row.decode((String, String, String, String, String, String?).self).5 {
+            // Only the principal's state is read; the five settings the statement made are not.
+            switch try row.makeRandomAccess()[5].decode(String?.self) {
             case nil, "live": return
             case "stale": throw StorageError.accessOutOfDate
             default: throw StorageError.sessionEnded

@@ -62,8 +62,12 @@ extension Transaction {
             ORDER BY s.sequence LIMIT \(limit)
             """)
         var events: [SealedEventRef] = []
-        for try await (sequence, eventType, type, id) in rows.decode((Int64, String, String, String).self) {
-            events.append(SealedEventRef(sequence: sequence, eventType: eventType, aggregateType: type, aggregateId: id))
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            events.append(
+                SealedEventRef(
+                    sequence: try cells[0].decode(Int64.self), eventType: try cells[1].decode(String.self),
+                    aggregateType: try cells[2].decode(String.self), aggregateId: try cells[3].decode(String.self)))
         }
         return events
     }
@@ -270,15 +274,17 @@ extension Transaction {
             ORDER BY detected_at, submission_id, item_id
             LIMIT \(filter.limit)
             """)
-        for try await (submission, item, org, question, option, severity, subjects, batch, event, at, voided) in rows.decode(
-            (String, String, String, String, String, String, [String], String?, String, Date, Bool).self)
-        {
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
             try await body(
                 FindingFact(
-                    submissionId: SubmissionID(unchecked: submission), itemId: ItemID(unchecked: item), orgUnitId: OrgUnitID(unchecked: org),
-                    questionId: QuestionID(unchecked: question), optionId: option, severity: try storedEnum(FindingSeverity.self, severity),
-                    subjectIds: subjects.map(SubjectID.init(unchecked:)), batchId: batch.map(BatchID.init(unchecked:)),
-                    ledgerEventId: LedgerEventID(unchecked: event), detectedAt: at.roundedToMilliseconds(), voided: voided))
+                    submissionId: SubmissionID(unchecked: try cells[0].decode(String.self)), itemId: ItemID(unchecked: try cells[1].decode(String.self)),
+                    orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)), questionId: QuestionID(unchecked: try cells[3].decode(String.self)),
+                    optionId: try cells[4].decode(String.self), severity: try storedEnum(FindingSeverity.self, try cells[5].decode(String.self)),
+                    subjectIds: try cells[6].decode([String].self).map(SubjectID.init(unchecked:)),
+                    batchId: try cells[7].decode(String?.self).map(BatchID.init(unchecked:)),
+                    ledgerEventId: LedgerEventID(unchecked: try cells[8].decode(String.self)),
+                    detectedAt: try cells[9].decode(Date.self).roundedToMilliseconds(), voided: try cells[10].decode(Bool.self)))
         }
     }
 

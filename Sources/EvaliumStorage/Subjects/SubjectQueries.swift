@@ -203,19 +203,20 @@ extension Transaction {
     private func subjects(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Subject] {
         var result: [Subject] = []
         for try await row in rows {
-            let (id, tenantId, orgUnitId, type, name, ref, status, tags, userId, assetType, identifiers, metadata, createdAt, updatedAt) =
-                try row.decode((String, String, String, String, String, String?, String, [String], String?, String?, String?, String?, Date, Date).self)
-            let asset = try assetType.map { assetType in
+            let cells = row.makeRandomAccess()
+            let asset = try cells[9].decode(String?.self).map { assetType in
                 AssetDetails(
-                    assetType: assetType, identifiers: try storedValue([String: String].self, identifiers ?? "{}"),
-                    metadata: try storedValue(JSONValue.self, metadata ?? "{}"))
+                    assetType: assetType, identifiers: try storedValue([String: String].self, try cells[10].decode(String?.self) ?? "{}"),
+                    metadata: try storedValue(JSONValue.self, try cells[11].decode(String?.self) ?? "{}"))
             }
             result.append(
                 Subject(
-                    id: SubjectID(unchecked: id), tenantId: TenantID(unchecked: tenantId), orgUnitId: OrgUnitID(unchecked: orgUnitId),
-                    type: try storedEnum(SubjectType.self, type), displayName: name, externalRef: ref,
-                    status: try storedEnum(SubjectStatus.self, status), tags: tags, userId: userId.map(UserID.init(unchecked:)), asset: asset,
-                    createdAt: createdAt.roundedToMilliseconds(), updatedAt: updatedAt.roundedToMilliseconds()))
+                    id: SubjectID(unchecked: try cells[0].decode(String.self)), tenantId: TenantID(unchecked: try cells[1].decode(String.self)),
+                    orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)),
+                    type: try storedEnum(SubjectType.self, try cells[3].decode(String.self)), displayName: try cells[4].decode(String.self),
+                    externalRef: try cells[5].decode(String?.self), status: try storedEnum(SubjectStatus.self, try cells[6].decode(String.self)),
+                    tags: try cells[7].decode([String].self), userId: try cells[8].decode(String?.self).map(UserID.init(unchecked:)), asset: asset,
+                    createdAt: try cells[12].decode(Date.self).roundedToMilliseconds(), updatedAt: try cells[13].decode(Date.self).roundedToMilliseconds()))
         }
         return result
     }
