@@ -203,6 +203,8 @@ extension Transaction {
     private func subjects(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Subject] {
         var result: [Subject] = []
         for try await row in rows {
+            // Cells by position, in `subjectColumns`' order: PostgresNIO's tuple decoding walks them through
+            // generics it cannot specialize, which cost more than the rest of a subject read's decoding.
             let cells = row.makeRandomAccess()
             let asset = try cells[9].decode(String?.self).map { assetType in
                 AssetDetails(
