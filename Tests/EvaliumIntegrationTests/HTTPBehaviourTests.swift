@@ -3,6 +3,7 @@ import EvaliumCore
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 
@@ -97,6 +98,27 @@ struct HTTPBehaviourTests {
             let replaced = try await client.send(.get, "/healthz", headers: [HTTPField.Name("X-Request-ID")!: "bad id\" with quotes"])
             #expect(replaced.headers[HTTPField.Name("X-Request-ID")!]?.hasPrefix("req_") == true)
         }
+    }
+
+    @Test("every request writes one access-log line (method, route template, status, milliseconds, request id); a server logging warnings writes none")
+    func accessLog() async throws {
+        let lines = LogRecorder()
+        try await TestEnvironment.withServer(serverLogger: lines.logger(at: .info)) { client, _ in
+            _ = try await client.send(.get, "/v1/tenants/tnt_01JDQ4ZB5C7K9P2M3N4R5S6T7V", headers: [HTTPField.Name("X-Request-ID")!: "trace-access"])
+        }
+        let requests = lines.entries.filter { $0.message == "request" && $0.metadata["request_id"] == "trace-access" }
+        #expect(requests.count == 1, "\(lines.entries)")
+        let line = try #require(requests.first).metadata
+        #expect(line["method"] == "GET")
+        #expect(line["route"] == "/v1/tenants/{tenantId}")
+        #expect(line["status"]?.description == "404")
+        #expect(line["duration_ms"]?.description.wholeMatch(of: /[0-9]+\.[0-9]{3}/) != nil, "\(line)")
+
+        let quiet = LogRecorder()
+        try await TestEnvironment.withServer(serverLogger: quiet.logger(at: .warning)) { client, _ in
+            _ = try await client.send(.get, "/healthz")
+        }
+        #expect(!quiet.entries.contains { $0.message == "request" })
     }
 
     @Test("health, readiness and metrics answer")

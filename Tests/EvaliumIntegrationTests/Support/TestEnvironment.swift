@@ -78,9 +78,11 @@ enum TestEnvironment {
     /// Runs `body` against the real server over loopback HTTP (`LoopbackServer`: AsyncHTTPClient, many
     /// connections). Mail goes to a fresh folder (`TestMailbox`) that the body can read.
     /// `isolated` names a database of `isolatedDatabase`; the shared one by default.
+    /// `serverLogger` is the server's own (the access log goes there); the tests' quiet one by default.
     static func withServer<Result: Sendable>(
         on isolated: TestDatabase? = nil,
         connections: Int = 3,
+        serverLogger: Logger = logger,
         configure: (inout AppConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, EvaliumServer) async throws -> Result
     ) async throws -> Result {
@@ -92,7 +94,7 @@ enum TestEnvironment {
         let mailbox = TestMailbox()
         let server = EvaliumServer(
             configuration: configuration, database: database, migrations: try Migration.bundled(),
-            mailer: FolderMailer(folder: mailbox.folder, from: "tests@evalium.local", logger: logger), logger: logger)
+            mailer: FolderMailer(folder: mailbox.folder, from: "tests@evalium.local", logger: logger), logger: serverLogger)
         defer { mailbox.remove() }
         return try await LoopbackServer.run(server, logger: logger) { client in try await body(client, server) }
     }
