@@ -4,7 +4,6 @@ import Synchronization
 /// A log that keeps every entry it is given, for tests of what the server writes to its log.
 final class LogRecorder: Sendable {
     struct Entry: Sendable {
-        var level: Logger.Level
         var message: String
         var metadata: Logger.Metadata
     }
@@ -32,7 +31,7 @@ final class LogRecorder: Sendable {
         }
 
         func log(event: LogEvent) {
-            recorder.record(Entry(level: event.level, message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
+            recorder.record(Entry(message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
         }
     }
 }
