@@ -1,7 +1,8 @@
 @testable import EvaliumApp
 import EvaliumCore
-import EvaliumStorage
+@testable import EvaliumStorage
 import Foundation
+import PostgresNIO
 import Testing
 
 @Suite("Row-level security: tenants and org units are isolated by PostgreSQL itself", .timeLimit(.minutes(2)))
@@ -132,6 +133,45 @@ struct RowLevelSecurityTests {
 
             let everything = try await database.transaction(.tenantWide(tenant.tenant.id)) { try await $0.listOrgUnits() }
             #expect(Set(everything.map(\.id)).isSuperset(of: [north.id, south.id, tenant.rootOrgUnit.id]))
+        }
+    }
+
+    @Test("scoped statements outside a transaction write and read only in their scope, and the scope ends with each statement")
+    func scopedStatementsKeepTheirScope() async throws {
+        // One connection, so the raw query below runs where the scoped statements ran.
+        let database = Database(endpoint: TestEnvironment.application, maximumConnections: 1, logger: TestEnvironment.logger)
+        try await database.whileRunning {
+            let mine = try await TestEnvironment.makeTenant(database)
+            let theirs = try await TestEnvironment.makeTenant(database)
+            let aggregateId = "scoped-\(ULID().text)"
+            try await database.scopedStatements(.tenantWide(mine.tenant.id)) { statements in
+                try await statements.appendLedgerEvents([
+                    LedgerEventDraft(eventType: "test.recorded", aggregateType: "test", aggregateId: aggregateId, orgUnitId: nil,
+                                     actor: .platformOperator, payload: [:])
+                ])
+            }
+            let leftover = try await database.client.withConnection { connection in
+                var settings: [String] = []
+                for try await setting in try await connection.query(
+                    "SELECT coalesce(current_setting('app.tenant_id', true), '') || coalesce(current_setting('app.org_scope_all', true), '')",
+                    logger: TestEnvironment.logger
+                ).decode(String.self) {
+                    settings.append(setting)
+                }
+                return settings
+            }
+            #expect(leftover == [""], "no setting outlives its statement")
+            func recorded(in tenant: TenantID) async throws -> Int {
+                try await database.transaction(.tenantWide(tenant)) {
+                    try await $0.listLedgerEntries(aggregateType: "test", aggregateId: aggregateId, limit: 10).count
+                }
+            }
+            #expect(try await recorded(in: mine.tenant.id) == 1)
+            #expect(try await recorded(in: theirs.tenant.id) == 0)
+            let unseen = try await database.scopedStatements(.tenantWide(theirs.tenant.id)) { statements in
+                try await statements.fetchSubject(SubjectID.generate())
+            }
+            #expect(unseen == nil)
         }
     }
 

@@ -260,6 +260,32 @@ struct SubjectTests {
         }
     }
 
+    @Test("a subject read checks the session in its own statements: an out-of-date token or an ended session reads and records nothing")
+    func readChecksTheSession() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let assigner = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.assigner.id, nil)])
+            let created = try await client.send(.post, "/v1/subjects", json: #"{"type":"location","displayName":"Plant room"}"#, as: tenant.admin)
+            let id = try #require(try created.json()["id"]?.stringValue)
+            #expect(try await client.send(.get, "/v1/subjects/\(id)", as: assigner).status == .ok)
+
+            let grant = try await client.send(
+                .post, "/v1/role-grants", json: #"{"roleId":"\#(BuiltInRole.analyst.id)","userId":"\#(assigner.userId)"}"#, as: tenant.admin)
+            #expect(grant.status == .created)
+            let outOfDate = try await client.send(.get, "/v1/subjects/\(id)", as: assigner)
+            #expect(outOfDate.status == .unauthorized)
+            #expect(try outOfDate.json()["type"] == "urn:evalium:problem:access-token-refresh-required")
+
+            #expect(try await client.send(.post, "/v1/auth/logout", as: tenant.admin).status == .ok)
+            let ended = try await client.send(.get, "/v1/subjects/\(id)", as: tenant.admin)
+            #expect(ended.status == .unauthorized)
+            #expect(try ended.json()["type"] == "urn:evalium:problem:unauthenticated")
+
+            let viewed = try await SubjectRequests.events(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
+            #expect(viewed.map(\.actor.id) == [assigner.userId.rawValue], "only the read that was answered is recorded")
+        }
+    }
+
     // MARK: Tenants and org units
 
     @Test("another tenant's subjects are invisible, unchangeable, and their external refs do not collide")

@@ -263,6 +263,26 @@ func jsonText(_ value: JSONValue) throws -> String {
 /// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
 /// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
 /// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement.
+extension ScopedStatements {
+    /// Appends `drafts` in this order, committed at once by the one statement that applies the scope
+    /// (`scoped_ledger_append`).
+    public func appendLedgerEvents(_ drafts: [LedgerEventDraft]) async throws {
+        guard !drafts.isEmpty else { return }
+        let batch = try LedgerAppend(drafts, tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        let scopeArguments = scope.bindArguments(into: &binds)
+        let first = binds.count + 1
+        batch.bind(into: &binds)
+        let batchArguments = (first...binds.count).map { "$\($0)" }.joined(separator: ", ")
+        let rows = try await run(
+            PostgresQuery(unsafeSQL: "SELECT scoped_ledger_append(\(scopeArguments), \(batchArguments))", binds: binds),
+            plannedAs: ScopedAppendLedgerEvents.self)
+        // A refusal (a row-level policy, a constraint) arrives with the rows, not before them: read to the end.
+        for try await _ in rows {}
+        effects.noteLedgerAppend()
+    }
+}
+
 struct LedgerAppend {
     let events: [LedgerEvent]
     private let tenantId: TenantID
@@ -285,13 +305,9 @@ struct LedgerAppend {
         verificationOutcomes = try drafts.map { try $0.verificationOutcome.map(jsonText) ?? "" }
     }
 
-    /// `appended` (the events) and `queued` (their seal-queue rows), two common table expressions whose
-    /// parameters follow those already in `binds` and are added to it. An empty batch appends nothing. `queued`
-    /// returns nothing: the queue accepts an event of any org unit of the tenant but shows a scope only its own,
-    /// and a row it would not show cannot be returned.
-    func expressions(binding binds: inout PostgresBindings) -> String {
-        let first = binds.count + 1
-        func parameter(_ offset: Int) -> String { "$\(first + offset)" }
+    /// Adds the batch's seventeen parameters to `binds`, in the order of `expressions(binding:)` and of
+    /// `scoped_ledger_append` after its scope.
+    func bind(into binds: inout PostgresBindings) {
         // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
         func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
         binds.append(tenantId.rawValue)
@@ -311,6 +327,16 @@ struct LedgerAppend {
         binds.append(text(drafts.map(\.idempotencyKey)))
         binds.append(canonicalBytes.map { ByteBuffer(bytes: $0) })
         binds.append(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })
+    }
+
+    /// `appended` (the events) and `queued` (their seal-queue rows), two common table expressions whose
+    /// parameters follow those already in `binds` and are added to it. An empty batch appends nothing. `queued`
+    /// returns nothing: the queue accepts an event of any org unit of the tenant but shows a scope only its own,
+    /// and a row it would not show cannot be returned.
+    func expressions(binding binds: inout PostgresBindings) -> String {
+        let first = binds.count + 1
+        func parameter(_ offset: Int) -> String { "$\(first + offset)" }
+        bind(into: &binds)
         return """
             appended AS (
                 INSERT INTO ledger_events (
@@ -338,6 +364,7 @@ struct LedgerAppend {
 }
 
 private enum AppendLedgerEvents: PlannedStatement {}
+private enum ScopedAppendLedgerEvents: PlannedStatement {}
 private enum ChainHead: PlannedStatement {}
 private enum DequeueSealed: PlannedStatement {}
 private enum InsertSeals: PlannedStatement {}

@@ -202,6 +202,9 @@ extension StorageError {
         case "42501": self = .permissionDenied(detail: message)
         case "40001", "40P01": self = .serializationFailure
         case "P0001": self = .guardRejected(detail: message)
+        // Raised by apply_scope (migration 0019).
+        case "EV001": self = .accessOutOfDate
+        case "EV002": self = .sessionEnded
         case let state? where state.hasPrefix("22") || state.hasPrefix("23"): self = .invalidValue(detail: message)
         case let state? where ["08", "53", "57"].contains(String(state.prefix(2))):
             self = .unavailable(detail: "SQLSTATE \(state): \(message)")

@@ -30,7 +30,7 @@ import Synchronization
 ///   every row with every element (the sealer's dequeue took 53 s for 20,000 ids behind a queue of 200,000).
 protocol PlannedStatement {}
 
-extension Transaction {
+extension ScopedConnection {
     /// Runs `query` as the prepared statement `Statement`; `query`'s text must be the same at every run.
     @discardableResult
     func run<Statement: PlannedStatement>(_ query: PostgresQuery, plannedAs statement: Statement.Type) async throws -> PlannedRows {

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// One open, scoped transaction. Every query of every domain runs through one of these; the
 /// domain's SQL lives in `extension Transaction` files beside this one.
-public struct Transaction: Sendable {
+public struct Transaction: ScopedConnection {
     let connection: PostgresConnection
     public let scope: Scope
     let logger: Logger
@@ -22,48 +22,17 @@ public struct Transaction: Sendable {
         return false
     }
 
-    /// The tenant of the scope, or a refusal: tenant data is never touched without one.
-    func requireTenant() throws -> TenantID {
-        guard let tenantId = scope.tenantId else {
-            throw StorageError.permissionDenied(detail: "this unit of work has no tenant scope")
-        }
-        return tenantId
-    }
-
     /// Sets the row-level security scope (tenant, org units, the signed-in person as `app.user_id`, which
     /// lets people reach their own work outside their org scope, and a portal link as `app.link_id`, which
-    /// narrows a client's view to the link's one record) and, in the same round trip, asks
-    /// the database whether the session behind the work is still live. Planned once per connection: every
-    /// transaction begins with it.
+    /// narrows a client's view to the link's one record) and, in the same round trip, has the database check
+    /// that the session behind the work is still live (`apply_scope`, migration 0019, raises if not). Planned
+    /// once per connection: every transaction begins with it.
     func applyScope(_ scope: Scope) async throws {
-        let tenant = scope.tenantId?.rawValue ?? ""
-        let orgUnits = scope.orgUnitIds.map(\.rawValue).joined(separator: ",")
-        let orgScopeAll = scope.orgScopeAll ? "true" : "false"
-        let (kind, principal, session, authzVersion): (String?, String?, String?, Int?) =
-            switch scope.session {
-            case nil: (nil, nil, nil, nil)
-            case .user(let user, let session, let version): ("user", user.rawValue, session.rawValue, version)
-            case .portalLink(let link): ("link", link.rawValue, nil, nil)
-            }
-        let rows = try await run(
-            """
-            SELECT set_config('app.tenant_id', \(tenant), true),
-                   set_config('app.org_unit_ids', \(orgUnits), true),
-                   set_config('app.org_scope_all', \(orgScopeAll), true),
-                   set_config('app.user_id', \(kind == "user" ? principal ?? "" : ""), true),
-                   set_config('app.link_id', \(kind == "link" ? principal ?? "" : ""), true),
-                   CASE WHEN \(nullable: kind) IS NULL THEN NULL
-                        ELSE auth_principal_state(\(tenant), \(nullable: kind), \(nullable: principal), \(nullable: session),
-                                                  \(nullable: authzVersion)::integer) END
-            """, plannedAs: ScopeAndSessionState.self)
-        for try await row in rows {
-            // Only the principal's state is read; the five settings the statement made are not.
-            switch try row.makeRandomAccess()[5].decode(String?.self) {
-            case nil, "live": return
-            case "stale": throw StorageError.accessOutOfDate
-            default: throw StorageError.sessionEnded
-            }
-        }
+        var binds = PostgresBindings()
+        let arguments = scope.bindArguments(into: &binds)
+        let rows = try await run(PostgresQuery(unsafeSQL: "SELECT apply_scope(\(arguments))", binds: binds), plannedAs: ApplyScope.self)
+        // A refusal arrives with the rows, not before them.
+        for try await _ in rows {}
     }
 
     func checkApplicationRole() async throws {
@@ -86,4 +55,4 @@ public struct Transaction: Sendable {
     }
 }
 
-private enum ScopeAndSessionState: PlannedStatement {}
+private enum ApplyScope: PlannedStatement {}

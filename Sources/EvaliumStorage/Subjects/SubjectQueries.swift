@@ -200,10 +200,43 @@ extension Transaction {
         a.asset_type, a.identifiers::text, a.metadata::text, s.created_at, s.updated_at
         """
 
-    private func subjects(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Subject] {
+    /// A SQL/JSON path matching an object any of whose members is the string `value`, the value written
+    /// as a path string literal (quotes, backslashes and control characters escaped).
+    static func anyValueEquals(_ value: String) -> String {
+        var literal = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": literal += "\\\""
+            case "\\": literal += "\\\\"
+            case _ where scalar.value < 0x20: literal += String(format: "\\u%04x", scalar.value)
+            default: literal.unicodeScalars.append(scalar)
+            }
+        }
+        return "strict $.* ? (@ == \(literal)\")"
+    }
+
+    private static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}
+
+extension ScopedStatements {
+    /// The subject if visible in the scope, in one statement that applies the scope itself (`scoped_subject`).
+    public func fetchSubject(_ id: SubjectID) async throws -> Subject? {
+        var binds = PostgresBindings()
+        let scopeArguments = scope.bindArguments(into: &binds)
+        binds.append(id.rawValue)
+        let rows = try await run(
+            PostgresQuery(unsafeSQL: "SELECT * FROM scoped_subject(\(scopeArguments), $\(binds.count))", binds: binds),
+            plannedAs: ScopedSubject.self)
+        return try await subjects(from: rows).first
+    }
+}
+
+extension ScopedConnection {
+    /// Subjects from rows of `Transaction.subjectColumns`, which `scoped_subject` returns in the same order.
+    fileprivate func subjects(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Subject] {
         var result: [Subject] = []
         for try await row in rows {
-            // Cells by position, in `subjectColumns`' order: PostgresNIO's tuple decoding walks them through
+            // Cells by position: PostgresNIO's tuple decoding walks them through
             // generics it cannot specialize, which cost more than the rest of a subject read's decoding.
             let cells = row.makeRandomAccess()
             let asset = try cells[9].decode(String?.self).map { assetType in
@@ -222,23 +255,6 @@ extension Transaction {
         }
         return result
     }
-
-    /// A SQL/JSON path matching an object any of whose members is the string `value`, the value written
-    /// as a path string literal (quotes, backslashes and control characters escaped).
-    static func anyValueEquals(_ value: String) -> String {
-        var literal = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": literal += "\\\""
-            case "\\": literal += "\\\\"
-            case _ where scalar.value < 0x20: literal += String(format: "\\u%04x", scalar.value)
-            default: literal.unicodeScalars.append(scalar)
-            }
-        }
-        return "strict $.* ? (@ == \(literal)\")"
-    }
-
-    private static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 }
 
 // MARK: Imports
@@ -295,4 +311,5 @@ extension Transaction {
 }
 
 private enum FetchSubject: PlannedStatement {}
+private enum ScopedSubject: PlannedStatement {}
 private enum SubjectForChange: PlannedStatement {}
