@@ -270,17 +270,16 @@ extension ScopedStatements {
         guard !drafts.isEmpty else { return }
         let batch = try LedgerAppend(drafts, tenantId: try requireTenant())
         var binds = PostgresBindings()
-        let scopeArguments = scope.bindArguments(into: &binds)
-        let first = binds.count + 1
+        bindScope(into: &binds)
         batch.bind(into: &binds)
-        let batchArguments = (first...binds.count).map { "$\($0)" }.joined(separator: ", ")
-        let rows = try await run(
-            PostgresQuery(unsafeSQL: "SELECT scoped_ledger_append(\(scopeArguments), \(batchArguments))", binds: binds),
-            plannedAs: ScopedAppendLedgerEvents.self)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.scopedAppend, binds: binds), plannedAs: ScopedAppendLedgerEvents.self)
         // A refusal (a row-level policy, a constraint) arrives with the rows, not before them: read to the end.
         for try await _ in rows {}
         effects.noteLedgerAppend()
     }
+
+    /// The scope's eight parameters, then the batch's seventeen.
+    private static let scopedAppend = "SELECT scoped_ledger_append(\(Scope.parameters), \((9...25).map { "$\($0)" }.joined(separator: ", ")))"
 }
 
 struct LedgerAppend {

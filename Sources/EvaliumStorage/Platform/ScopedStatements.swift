@@ -1,6 +1,7 @@
 import EvaliumCore
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Statements outside a transaction block, each of which applies the row-level security scope itself and
 /// commits on its own: the transaction manager's second path, for the hottest reads.
@@ -10,7 +11,9 @@ import PostgresNIO
 /// each statement calls a `scoped_*` function (migration 0019) that applies the scope with `apply_scope` and
 /// then does its one piece of work, so a subject read with its event is two round trips. The scope stays
 /// transaction-local: PostgreSQL runs each statement in an implicit transaction of its own, and the settings end
-/// with it, so nothing can leak to the next statement or the next borrower of the connection.
+/// with it, so nothing can leak to the next statement or the next borrower of the connection. The first
+/// statement also checks that the session or link may still act, and the later ones do not: once per unit of
+/// work, as a transaction checks once at its start (a failed first statement fails the unit of work).
 ///
 /// Two statements here are two transactions. That suits a read followed by the event recording it (the read
 /// writes nothing to undo, and at read committed two statements of one transaction would not share a snapshot
@@ -20,6 +23,25 @@ public struct ScopedStatements: ScopedConnection {
     let scope: Scope
     let logger: Logger
     let effects: TransactionEffects
+    private let principalCheck = FirstTime()
+
+    /// Binds the scope as the first eight parameters of a `scoped_*` function (`Scope.parameters`), asking for
+    /// the principal's check the first time.
+    func bindScope(into binds: inout PostgresBindings) {
+        scope.bind(into: &binds, checkingPrincipal: principalCheck.take())
+    }
+}
+
+/// True the first time it is asked, false afterwards.
+private final class FirstTime: Sendable {
+    private let taken = Mutex(false)
+
+    func take() -> Bool {
+        taken.withLock { taken in
+            defer { taken = true }
+            return !taken
+        }
+    }
 }
 
 /// A connection lent to work in one scope: a transaction, or scoped statements outside one.
@@ -54,17 +76,21 @@ extension Database {
 }
 
 extension Scope {
-    /// Binds the scope as the first seven arguments of `apply_scope` and of every `scoped_*` function, after the
-    /// bindings already in `binds`, and answers them as SQL (`$1, $2, $3, $4::TEXT, …`). The principal's
-    /// arguments may be NULL and are cast, so a statement prepared with NULLs there keeps their types.
-    func bindArguments(into binds: inout PostgresBindings) -> String {
+    /// The parameters `bind(into:checkingPrincipal:)` binds, as `apply_scope` and every `scoped_*` function take
+    /// them first. The principal's may be NULL and are cast, so a statement prepared with NULLs there keeps their
+    /// types.
+    static let parameters = "$1, $2, $3, $4::text, $5::text, $6::text, $7::integer, $8"
+
+    /// Binds the scope as the first parameters of a statement (`parameters`); `checkingPrincipal` asks the
+    /// database to check that the session or link behind it may still act.
+    func bind(into binds: inout PostgresBindings, checkingPrincipal: Bool) {
+        precondition(binds.count == 0, "the scope's parameters come first")
         let (kind, principal, session, authzVersion): (String?, String?, String?, Int32?) =
             switch session {
             case nil: (nil, nil, nil, nil)
             case .user(let user, let session, let version): ("user", user.rawValue, session.rawValue, Int32(clamping: version))
             case .portalLink(let link): ("link", link.rawValue, nil, nil)
             }
-        let first = binds.count + 1
         binds.append(tenantId?.rawValue ?? "")
         binds.append(orgUnitIds.map(\.rawValue).joined(separator: ","))
         binds.append(orgScopeAll ? "true" : "false")
@@ -72,7 +98,6 @@ extension Scope {
         binds.append(principal)
         binds.append(session)
         binds.append(authzVersion)
-        let casts = ["", "", "", "::text", "::text", "::text", "::integer"]
-        return casts.enumerated().map { "$\(first + $0.offset)\($0.element)" }.joined(separator: ", ")
+        binds.append(checkingPrincipal)
     }
 }

@@ -29,11 +29,13 @@ public struct Transaction: ScopedConnection {
     /// once per connection: every transaction begins with it.
     func applyScope(_ scope: Scope) async throws {
         var binds = PostgresBindings()
-        let arguments = scope.bindArguments(into: &binds)
-        let rows = try await run(PostgresQuery(unsafeSQL: "SELECT apply_scope(\(arguments))", binds: binds), plannedAs: ApplyScope.self)
+        scope.bind(into: &binds, checkingPrincipal: true)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.applyScope, binds: binds), plannedAs: ApplyScope.self)
         // A refusal arrives with the rows, not before them.
         for try await _ in rows {}
     }
+
+    private static let applyScope = "SELECT apply_scope(\(Scope.parameters))"
 
     func checkApplicationRole() async throws {
         let rows = try await run(

@@ -195,6 +195,7 @@ extension Transaction {
         subjects s LEFT JOIN subject_users su ON su.subject_id = s.id LEFT JOIN assets a ON a.subject_id = s.id
         """
 
+    /// What a subject is read as. `scoped_subject` (migration 0019) returns the same columns in the same order.
     static let subjectColumns = """
         s.id, s.tenant_id, s.org_unit_id, s.subject_type, s.display_name, s.external_ref, s.status, s.tags, su.user_id,
         a.asset_type, a.identifiers::text, a.metadata::text, s.created_at, s.updated_at
@@ -222,13 +223,13 @@ extension ScopedStatements {
     /// The subject if visible in the scope, in one statement that applies the scope itself (`scoped_subject`).
     public func fetchSubject(_ id: SubjectID) async throws -> Subject? {
         var binds = PostgresBindings()
-        let scopeArguments = scope.bindArguments(into: &binds)
+        bindScope(into: &binds)
         binds.append(id.rawValue)
-        let rows = try await run(
-            PostgresQuery(unsafeSQL: "SELECT * FROM scoped_subject(\(scopeArguments), $\(binds.count))", binds: binds),
-            plannedAs: ScopedSubject.self)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.scopedSubject, binds: binds), plannedAs: ScopedSubject.self)
         return try await subjects(from: rows).first
     }
+
+    private static let scopedSubject = "SELECT * FROM scoped_subject(\(Scope.parameters), $9)"
 }
 
 extension ScopedConnection {
