@@ -26,13 +26,17 @@ struct LedgerSealer: Service {
         if sealed > 0 { metrics.recordSealPass(sealed: sealed) }
     }
 
-    /// Returns when a commit appended events, after a while without any, or when cancelled.
+    /// Returns when a commit appended events, after a while without any, or when cancelled; never sooner than
+    /// `idleInterval` after the last pass. Under a stream of appends a pass per commit sealed a handful of events
+    /// each time at the full price of a pass (finding the tenants with pending events, then a transaction of six
+    /// statements per tenant): a fifth of PostgreSQL's CPU under subject reads. A pass every `idleInterval` seals
+    /// what that interval appended, at most that much later.
     private func waitForWork() async {
         let deadline = ContinuousClock.now + idleInterval * 20
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if database.ledgerAppendSignal.takePending() { return }
+        repeat {
             try? await Task.sleep(for: idleInterval)
-        }
+            if database.ledgerAppendSignal.takePending() { return }
+        } while ContinuousClock.now < deadline && !Task.isCancelled
     }
 }
 
