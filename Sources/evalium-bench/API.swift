@@ -44,8 +44,7 @@ struct API: Sendable {
         let started = ContinuousClock.now
         let response = try await client.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 16 << 20)
-        let elapsed = ContinuousClock.now - started
-        let microseconds = UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+        let microseconds = (ContinuousClock.now - started).microseconds
         let endpoint = "\(method.rawValue) \(route)"
         let status = Int(response.status.code)
         recorder?.record(endpoint, microseconds: microseconds, failed: status >= 400)
@@ -73,6 +72,11 @@ final class Recorder: Sendable {
         let (histograms, errors) = state.withLock { ($0.histograms, $0.errors) }
         return histograms.keys.sorted().map { EndpointFigures($0, histograms[$0]!, seconds: seconds, errors: errors[$0] ?? 0) }
     }
+}
+
+extension Duration {
+    /// Whole microseconds, as the latency histograms count them.
+    var microseconds: UInt64 { UInt64(max(0, components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000)) }
 }
 
 extension JSONValue {

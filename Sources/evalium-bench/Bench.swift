@@ -112,6 +112,7 @@ struct LoadCommand: AsyncParsableCommand {
         let reads = Self.submissionReads(submissions, seeded)
         let findings = seeded.prefix(10).map { ReadTarget(path: "/v1/reporting/findings?limit=50", route: "/v1/reporting/findings", token: $0.adminToken) }
         var fixedRate: [FixedRateResult] = []
+        let reader = try LoopbackReader(base: api.base)
         for (name, targets, rate, appends) in [
             ("indexed reads (a submission, a tenant's findings)", Self.interleave(reads, findings), readRate, false),
             ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
@@ -122,13 +123,14 @@ struct LoadCommand: AsyncParsableCommand {
             try await settle()
             say("\(name) at a fixed \(rate)/s for 10 s …")
             let startedAt = ServerClock.now()
-            var result = await FixedRateRun(api: api, name: name, targets: targets, rate: rate, seconds: 10).run()
+            var result = await FixedRateRun(reader: reader, name: name, targets: targets, rate: rate, seconds: 10).run()
             if appends, let lag = try await sealerLag(since: startedAt) {
                 result.sealerLag = lag
                 result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
             }
             fixedRate.append(result)
         }
+        await reader.close()
 
         let pgbench = try baseline.map(Self.loadBaseline) ?? [:]
         let report = Report(

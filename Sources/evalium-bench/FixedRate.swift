@@ -22,9 +22,10 @@ struct FixedRateResult: Codable, Sendable {
 }
 
 /// Requests started on schedule at `rate` per second, whether or not earlier ones have answered (an open
-/// loop), so a slow answer cannot hide the queue behind it; `targets` are taken in turn.
+/// loop), so a slow answer cannot hide the queue behind it; `targets` are taken in turn. A request that gets
+/// no answer (its connection failed) counts as an error.
 struct FixedRateRun: Sendable {
-    let api: API
+    let reader: LoopbackReader
     let name: String
     let targets: [ReadTarget]
     let rate: Int
@@ -38,7 +39,11 @@ struct FixedRateRun: Sendable {
             for tick in 0..<(rate * seconds) where !targets.isEmpty {
                 try? await Task.sleep(until: started + interval * tick, clock: .continuous)
                 let target = targets[tick % targets.count]
-                group.addTask { _ = try? await api.send(.GET, target.path, route: target.route, token: target.token, recorder: recorder) }
+                group.addTask {
+                    let sent = ContinuousClock.now
+                    let status = (try? await reader.get(target.path, token: target.token)) ?? 0
+                    recorder.record("GET \(target.route)", microseconds: (ContinuousClock.now - sent).microseconds, failed: !(200..<400).contains(status))
+                }
             }
         }
         let elapsed = (ContinuousClock.now - started).seconds

@@ -259,10 +259,6 @@ func jsonText(_ value: JSONValue) throws -> String {
     String(decoding: try CanonicalJSON.bytes(value), as: UTF8.self)
 }
 
-/// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
-/// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
-/// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
-/// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement.
 extension ScopedStatements {
     /// Appends `drafts` in this order, committed at once by the one statement that applies the scope
     /// (`scoped_ledger_append`).
@@ -282,6 +278,11 @@ extension ScopedStatements {
     private static let scopedAppend = "SELECT scoped_ledger_append(\(Scope.parameters), \((9...25).map { "$\($0)" }.joined(separator: ", ")))"
 }
 
+/// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
+/// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
+/// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
+/// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement, but for `scoped_ledger_append`
+/// (migration 0019), which writes the same rows from the same parameters (`bind(into:)`) outside a transaction.
 struct LedgerAppend {
     let events: [LedgerEvent]
     private let tenantId: TenantID
