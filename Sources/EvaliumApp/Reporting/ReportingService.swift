@@ -19,7 +19,7 @@ struct ReportingService: Sendable {
     }
 
     func findings(_ filter: FindingFilter, access: CapabilityAccess) async throws -> Findings {
-        let items = try await reads.transaction(access.scope) { try await $0.listFindings(filter) }
+        let items = try await reads.scopedStatements(access.scope) { try await $0.listFindings(filter) }
         let next = items.count == filter.limit ? items.last.map { Cursor.text($0.detectedAt, $0.submissionId.rawValue, $0.itemId.rawValue) } : nil
         return Findings(items: items, nextCursor: next)
     }

@@ -100,3 +100,59 @@ GRANT EXECUTE ON FUNCTION scoped_subject(text, text, text, text, text, text, int
 GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, text, timestamptz, text[], text[],
                                                text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
                                                text[], bytea[], bytea[]) TO evalium_app;
+
+-- A tenant's findings, filtered and paged as ReportingQueries' FindingFilter asks: the one text of that query,
+-- for the CSV export inside a transaction and for scoped_findings outside one. A SQL function of one SELECT that
+-- PostgreSQL inlines into the statement calling it, so each call is planned for its filters and its rows stream,
+-- as the statement written out was.
+CREATE FUNCTION reporting_findings(p_submission text, p_severity text, p_subject text, p_batch text,
+                                   p_from timestamptz, p_to timestamptz, p_include_voided boolean,
+                                   p_after_detected timestamptz, p_after_submission text, p_after_item text, p_limit bigint)
+    RETURNS TABLE (submission_id text, item_id text, org_unit_id text, question_id text, option_id text, severity text,
+                   subject_ids text[], batch_id text, ledger_event_id text, detected_at timestamptz, voided boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT f.submission_id, f.item_id, f.org_unit_id, f.question_id, f.option_id, f.severity, f.subject_ids, f.batch_id,
+           f.ledger_event_id, f.detected_at, f.voided
+    FROM reporting.findings f
+    WHERE (p_submission IS NULL OR f.submission_id = p_submission)
+      AND (p_severity IS NULL OR f.severity = p_severity)
+      AND (p_subject IS NULL OR f.subject_ids @> ARRAY[p_subject])
+      AND (p_batch IS NULL OR f.batch_id = p_batch)
+      AND (p_from IS NULL OR f.detected_at >= p_from)
+      AND (p_to IS NULL OR f.detected_at < p_to)
+      AND (p_include_voided OR NOT f.voided)
+      AND (p_after_submission IS NULL
+           OR (f.detected_at, f.submission_id, f.item_id) > (p_after_detected, p_after_submission, p_after_item))
+    ORDER BY f.detected_at, f.submission_id, f.item_id
+    LIMIT p_limit
+    $$;
+
+-- A page of findings in the scope. The query is run by EXECUTE, which plans it for this call's filters: a
+-- plan kept for the function would be one plan for every combination of filters.
+CREATE FUNCTION scoped_findings(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
+                                p_session text, p_authz_version integer, p_check_principal boolean,
+                                p_submission text, p_severity text, p_subject text, p_batch text,
+                                p_from timestamptz, p_to timestamptz, p_include_voided boolean,
+                                p_after_detected timestamptz, p_after_submission text, p_after_item text, p_limit bigint)
+    RETURNS TABLE (submission_id text, item_id text, org_unit_id text, question_id text, option_id text, severity text,
+                   subject_ids text[], batch_id text, ledger_event_id text, detected_at timestamptz, voided boolean)
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+    BEGIN
+        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
+                            p_check_principal);
+        RETURN QUERY EXECUTE 'SELECT * FROM reporting_findings($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)'
+            USING p_submission, p_severity, p_subject, p_batch, p_from, p_to, p_include_voided, p_after_detected,
+                  p_after_submission, p_after_item, p_limit;
+    END
+    $$;
+
+REVOKE ALL ON FUNCTION reporting_findings(text, text, text, text, timestamptz, timestamptz, boolean, timestamptz, text, text,
+                                          bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_findings(text, text, text, text, text, text, integer, boolean, text, text, text, text, timestamptz,
+                                       timestamptz, boolean, timestamptz, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reporting_findings(text, text, text, text, timestamptz, timestamptz, boolean, timestamptz, text, text,
+                                             bigint) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_findings(text, text, text, text, text, text, integer, boolean, text, text, text, text, timestamptz,
+                                          timestamptz, boolean, timestamptz, text, text, bigint) TO evalium_app;

@@ -208,6 +208,28 @@ public struct FindingFilter: Sendable {
     public var limit: Int
 
     public init(limit: Int) { self.limit = limit }
+
+    /// The parameters `bind(into:)` binds, numbered from `first`, as `reporting_findings` and `scoped_findings`
+    /// take them; each is cast, since any may be NULL.
+    static func parameters(from first: Int) -> String {
+        ["text", "text", "text", "text", "timestamptz", "timestamptz", "boolean", "timestamptz", "text", "text", "bigint"]
+            .enumerated().map { "$\(first + $0.offset)::\($0.element)" }.joined(separator: ", ")
+    }
+
+    /// Binds the filter after the bindings already in `binds`, in the order of `parameters(from:)`.
+    func bind(into binds: inout PostgresBindings) {
+        binds.append(submissionId?.rawValue)
+        binds.append(severity?.rawValue)
+        binds.append(subjectId?.rawValue)
+        binds.append(batchId?.rawValue)
+        binds.append(from.map(MillisecondTimestamp.init))
+        binds.append(to.map(MillisecondTimestamp.init))
+        binds.append(includeVoided)
+        binds.append(after.map { MillisecondTimestamp($0.detectedAt) })
+        binds.append(after?.submissionId.rawValue)
+        binds.append(after?.itemId.rawValue)
+        binds.append(limit)
+    }
 }
 
 /// Filters for the submission facts list; they combine with AND.
@@ -245,46 +267,33 @@ public struct ItemAnalytics: Codable, Sendable, Hashable {
     public var averageSeconds: Double?
 }
 
-extension Transaction {
-    /// Findings by detection time (then submission and item), after `filter.after`.
+extension ScopedStatements {
+    /// Findings by detection time (then submission and item), after `filter.after`, in one statement that
+    /// applies the scope itself (`scoped_findings`).
     public func listFindings(_ filter: FindingFilter) async throws -> [FindingFact] {
+        var binds = PostgresBindings()
+        bindScope(into: &binds)
+        filter.bind(into: &binds)
         var findings: [FindingFact] = []
-        try await eachFinding(filter) { findings.append($0) }
+        for try await row in try await run(PostgresQuery(unsafeSQL: Self.scopedFindings, binds: binds), plannedAs: ScopedFindings.self) {
+            findings.append(try FindingFact(row))
+        }
         return findings
     }
 
-    /// The same findings, handed to `body` one at a time as the database streams them, so an export of any
-    /// size holds one row at a time.
+    private static let scopedFindings = "SELECT * FROM scoped_findings(\(Scope.parameters), \(FindingFilter.parameters(from: 9)))"
+}
+
+extension Transaction {
+    /// The findings `filter` asks for, in the order of `ScopedStatements.listFindings`, handed to `body` one at a
+    /// time as the database streams them, so an export of any size holds one row at a time.
     public func eachFinding(_ filter: FindingFilter, _ body: (FindingFact) async throws -> Void) async throws {
-        let rows = try await run(
-            """
-            SELECT submission_id, item_id, org_unit_id, question_id, option_id, severity, subject_ids, batch_id, ledger_event_id,
-                   detected_at, voided
-            FROM reporting.findings
-            WHERE (\(filter.submissionId?.rawValue)::text IS NULL OR submission_id = \(filter.submissionId?.rawValue))
-              AND (\(filter.severity?.rawValue)::text IS NULL OR severity = \(filter.severity?.rawValue))
-              AND (\(filter.subjectId?.rawValue)::text IS NULL OR subject_ids @> ARRAY[\(filter.subjectId?.rawValue)::text])
-              AND (\(filter.batchId?.rawValue)::text IS NULL OR batch_id = \(filter.batchId?.rawValue))
-              AND (\(filter.from.map(MillisecondTimestamp.init))::timestamptz IS NULL OR detected_at >= \(filter.from.map(MillisecondTimestamp.init)))
-              AND (\(filter.to.map(MillisecondTimestamp.init))::timestamptz IS NULL OR detected_at < \(filter.to.map(MillisecondTimestamp.init)))
-              AND (\(filter.includeVoided) OR NOT voided)
-              AND (\(filter.after?.submissionId.rawValue)::text IS NULL
-                   OR (detected_at, submission_id, item_id) > (\(filter.after.map { MillisecondTimestamp($0.detectedAt) }),
-                                                               \(filter.after?.submissionId.rawValue), \(filter.after?.itemId.rawValue)))
-            ORDER BY detected_at, submission_id, item_id
-            LIMIT \(filter.limit)
-            """)
+        var binds = PostgresBindings()
+        filter.bind(into: &binds)
+        // Not prepared: the function is inlined, and the statement planned for this export's filters.
+        let rows = try await run(PostgresQuery(unsafeSQL: "SELECT * FROM reporting_findings(\(FindingFilter.parameters(from: 1)))", binds: binds))
         for try await row in rows {
-            let cells = row.makeRandomAccess()
-            try await body(
-                FindingFact(
-                    submissionId: SubmissionID(unchecked: try cells[0].decode(String.self)), itemId: ItemID(unchecked: try cells[1].decode(String.self)),
-                    orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)), questionId: QuestionID(unchecked: try cells[3].decode(String.self)),
-                    optionId: try cells[4].decode(String.self), severity: try storedEnum(FindingSeverity.self, try cells[5].decode(String.self)),
-                    subjectIds: try cells[6].decode([String].self).map(SubjectID.init(unchecked:)),
-                    batchId: try cells[7].decode(String?.self).map(BatchID.init(unchecked:)),
-                    ledgerEventId: LedgerEventID(unchecked: try cells[8].decode(String.self)),
-                    detectedAt: try cells[9].decode(Date.self).roundedToMilliseconds(), voided: try cells[10].decode(Bool.self)))
+            try await body(try FindingFact(row))
         }
     }
 
@@ -433,3 +442,20 @@ extension Transaction {
         return groups
     }
 }
+
+extension FindingFact {
+    /// A finding from a row of `reporting_findings`, its cells taken by position.
+    fileprivate init(_ row: PostgresRow) throws {
+        let cells = row.makeRandomAccess()
+        self.init(
+            submissionId: SubmissionID(unchecked: try cells[0].decode(String.self)), itemId: ItemID(unchecked: try cells[1].decode(String.self)),
+            orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)), questionId: QuestionID(unchecked: try cells[3].decode(String.self)),
+            optionId: try cells[4].decode(String.self), severity: try storedEnum(FindingSeverity.self, try cells[5].decode(String.self)),
+            subjectIds: try cells[6].decode([String].self).map(SubjectID.init(unchecked:)),
+            batchId: try cells[7].decode(String?.self).map(BatchID.init(unchecked:)),
+            ledgerEventId: LedgerEventID(unchecked: try cells[8].decode(String.self)),
+            detectedAt: try cells[9].decode(Date.self).roundedToMilliseconds(), voided: try cells[10].decode(Bool.self))
+    }
+}
+
+private enum ScopedFindings: PlannedStatement {}
