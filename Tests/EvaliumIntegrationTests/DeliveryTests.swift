@@ -108,6 +108,50 @@ struct DeliveryTests {
         }
     }
 
+    @Test("a submission read checks the session in its own statements: an out-of-date token, an ended session or a colleague out of reach reads and records nothing; a server that does not hold the content yet shows the whole view")
+    func readChecksTheSession() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let operatorPerson = try await TestEnvironment.makeUser(
+                client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil), (BuiltInRole.assigner.id, nil)])
+            let colleague = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil)])
+            let quiz = try await Delivery.publishedEvaluation(
+                client, kind: .knowledge, questions: [Self.numeric], extra: #","grading":{"passThreshold":0.6}"#, as: tenant.admin)
+            let started = try await Delivery.selfAssignedSession(client, evaluation: quiz, as: operatorPerson)
+            let item = try #require(started.items.first)
+            #expect(try await Delivery.answer(client, started.sessionId, item, #"{"answer":{"number":12}}"#, as: operatorPerson).status == .ok)
+            let submitted = try await client.send(.post, "/v1/sessions/\(started.sessionId)/submit", as: operatorPerson)
+            let submissionId = try #require(try submitted.json()["id"]?.stringValue)
+
+            let own = try await client.send(.get, "/v1/submissions/\(submissionId)", as: operatorPerson)
+            #expect(own.status == .ok && own.text == submitted.text, "the operator's read shows what the submit answered")
+            #expect(try await client.send(.get, "/v1/submissions/\(submissionId)", as: colleague).status == .notFound)
+            let asAdministrator = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin)
+            #expect(asAdministrator.status == .ok)
+            try await TestEnvironment.withServer(configure: { $0.auth.keys = server.configuration.auth.keys }) { other, _ in
+                let cold = try await other.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin)
+                #expect(cold.status == .ok && cold.text == asAdministrator.text, "\(cold.text)")
+            }
+
+            let grant = try await client.send(
+                .post, "/v1/role-grants", json: #"{"roleId":"\#(BuiltInRole.analyst.id)","userId":"\#(operatorPerson.userId)"}"#, as: tenant.admin)
+            #expect(grant.status == .created)
+            let outOfDate = try await client.send(.get, "/v1/submissions/\(submissionId)", as: operatorPerson)
+            #expect(outOfDate.status == .unauthorized)
+            #expect(try outOfDate.json()["type"] == "urn:evalium:problem:access-token-refresh-required")
+            #expect(try await client.send(.post, "/v1/auth/logout", as: tenant.admin).status == .ok)
+            let ended = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin)
+            #expect(ended.status == .unauthorized)
+            #expect(try ended.json()["type"] == "urn:evalium:problem:unauthenticated")
+
+            let viewed = try await server.database.transaction(.tenantWide(tenant.tenantId)) { try await $0.listLedgerEntries(limit: 500) }
+                .map(\.event.draft).filter { $0.eventType == "submission.viewed" }
+            #expect(
+                viewed.map(\.actor.id) == [operatorPerson.userId, tenant.admin.userId, tenant.admin.userId].map(\.rawValue),
+                "only the reads that were answered are recorded")
+        }
+    }
+
     @Test("the stand-in form is found where it first occurs, after near misses, at either end, or not at all")
     func standInSearch() {
         func offset(_ needle: String, _ haystack: String) -> Int? { SubmissionViewEncoder.offset(of: Array(needle.utf8), in: Array(haystack.utf8)) }

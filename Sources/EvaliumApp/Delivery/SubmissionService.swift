@@ -41,14 +41,18 @@ struct SubmissionService: Sendable {
         }
     }
 
+    /// The submission as `user` may see it, its reading recorded as `submission.viewed` before it is answered.
+    /// The submission, then its record with the event, each a statement applying the scope itself (two round
+    /// trips, not a transaction's five); the event waits for the reader's level, so a refused read records nothing.
     func read(_ id: SubmissionID, user: UserPrincipal) async throws -> SubmissionView {
         let reader = Reader(user)
-        return try await database.transaction(reader.scope) { transaction in
-            let (submission, snapshot) = try await transaction.fetchSubmission(id).orThrow(Self.notFound(id))
+        return try await database.scopedStatements(reader.scope) { statements in
+            let (submission, snapshot) = try await statements.fetchSubmission(id).orThrow(Self.notFound(id))
             let level = try reader.level(for: submission, snapshot, user: user, at: ServerClock.now()).orThrow(Self.notFound(id))
-            return try await Self.view(
-                submission, snapshot, level: level, in: transaction,
-                appending: [DeliveryEvents.submission("submission.viewed", submission, actor: user.ledgerActor)])
+            let (responses, corrected) = try await statements.responsesAndCorrections(
+                of: submission, appending: [DeliveryEvents.submission("submission.viewed", submission, actor: user.ledgerActor)])
+            let state = Self.currentState(submission, snapshot, responses: responses, corrected: corrected)
+            return SubmissionView(submission, snapshot: snapshot, corrections: state.corrections, result: state.result, level: level)
         }
     }
 
@@ -132,12 +136,16 @@ struct SubmissionService: Sendable {
         var result: ScoreResult
     }
 
-    /// `events` are appended to the ledger by the statement that reads the state.
+    static func currentState(_ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction) async throws -> CurrentState {
+        let (responses, corrected) = try await transaction.responsesAndCorrections(of: submission)
+        return currentState(submission, snapshot, responses: responses, corrected: corrected)
+    }
+
+    /// The same from the responses and corrections read already.
     static func currentState(
-        _ submission: Submission, _ snapshot: VersionSnapshot, in transaction: Transaction, appending events: [LedgerEventDraft] = []
-    ) async throws -> CurrentState {
-        let (responses, corrected) = try await transaction.responsesAndCorrections(of: submission, appending: events)
-        return currentState(
+        _ submission: Submission, _ snapshot: VersionSnapshot, responses: [RecordedResponse], corrected: SubmissionCorrections
+    ) -> CurrentState {
+        currentState(
             submission, snapshot,
             corrections: CorrectionChain(original: responses, amendments: corrected.amendments, void: corrected.void),
             grades: corrected.latestGrades)
@@ -161,10 +169,9 @@ struct SubmissionService: Sendable {
     }
 
     static func view(
-        _ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction,
-        appending events: [LedgerEventDraft] = []
+        _ submission: Submission, _ snapshot: VersionSnapshot, level: FeedbackLevel, in transaction: Transaction
     ) async throws -> SubmissionView {
-        let state = try await currentState(submission, snapshot, in: transaction, appending: events)
+        let state = try await currentState(submission, snapshot, in: transaction)
         return SubmissionView(submission, snapshot: snapshot, corrections: state.corrections, result: state.result, level: level)
     }
 }

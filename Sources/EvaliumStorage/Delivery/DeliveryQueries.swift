@@ -424,52 +424,17 @@ extension Transaction {
 
     /// The submissions of `ids` visible in this scope, with their snapshots, in id order.
     public func fetchSubmissions(_ ids: [SubmissionID]) async throws -> [(Submission, VersionSnapshot)] {
-        let columns = """
-            SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
-                   cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
-                   context::text, started_at, submitted_at, replaces, content_hash
-            FROM submissions
-            """
         // One id (every read of a submission) has a statement of its own: PostgreSQL keeps a plan for `id = $1`,
         // while for `= ANY($1)` it expects ten ids and goes on planning for the one it is given.
         let rows =
             if ids.count == 1 {
-                try await run("\(unescaped: columns) WHERE id = \(ids[0].rawValue)", plannedAs: FetchSubmission.self)
+                try await run("\(unescaped: Self.submissionColumns) FROM submissions WHERE id = \(ids[0].rawValue)", plannedAs: FetchSubmission.self)
             } else {
-                try await run("\(unescaped: columns) WHERE id = ANY(\(ids.map(\.rawValue))::text[]) ORDER BY id", plannedAs: FetchSubmissions.self)
+                try await run(
+                    "\(unescaped: Self.submissionColumns) FROM submissions WHERE id = ANY(\(ids.map(\.rawValue))::text[]) ORDER BY id",
+                    plannedAs: FetchSubmissions.self)
             }
-        // The rows are read to the end before any content is fetched: a connection runs one query at a time.
-        var read: [(submission: Submission, snapshot: String, contentHash: String?)] = []
-        for try await row in rows {
-            let cells = Array(row)
-            func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
-            func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
-            let submission = Submission(
-                id: SubmissionID(unchecked: try text(0)), tenantId: TenantID(unchecked: try text(1)), orgUnitId: OrgUnitID(unchecked: try text(2)),
-                sessionId: AttemptID(unchecked: try text(3)), assignmentId: AssignmentID(unchecked: try text(4)),
-                evaluationId: EvaluationID(unchecked: try text(5)), evaluationVersion: try cells[6].decode(Int.self),
-                kind: try storedEnum(EvaluationKind.self, try text(7)), operatorId: UserID(unchecked: try text(8)),
-                batchId: try optional(9).map(BatchID.init(unchecked:)), cohort: try optional(10),
-                lifecycleStatus: try storedEnum(LifecycleStatus.self, try text(11)), outcome: try storedEnum(Outcome.self, try text(12)),
-                approvalStatus: try storedEnum(ApprovalStatus.self, try text(13)), result: try storedValue(ScoreResult.self, try text(14)),
-                snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
-                context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
-                submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds(), replaces: try optional(21).map(SubmissionID.init(unchecked:)))
-            read.append((submission, try text(15), try optional(22)))
-        }
-        var submissions: [(Submission, VersionSnapshot)] = []
-        for (submission, snapshot, contentHash) in read {
-            // Submissions finalised before content was stored once keep their whole snapshot.
-            guard let contentHash else {
-                submissions.append((submission, try storedValue(VersionSnapshot.self, snapshot)))
-                continue
-            }
-            guard let content = try await frozenContent(contentHash) else {
-                throw StorageError.unexpected(detail: "submission \(submission.id) names content \(contentHash), which is not stored")
-            }
-            submissions.append((submission, VersionSnapshot(frame: try storedValue(SnapshotFrame.self, snapshot), content: content.content)))
-        }
-        return submissions
+        return try await submissions(from: rows)
     }
 
     public func insertGrade(_ grade: HumanGrade, item: ItemID, note: String?, of submission: Submission, at date: Date) async throws {
@@ -570,12 +535,74 @@ extension RecordedResponse {
     }
 }
 
+extension ScopedStatements {
+    /// The submission if visible in the scope, with its snapshot, in one statement that applies the scope itself
+    /// (`scoped_submission`).
+    public func fetchSubmission(_ id: SubmissionID) async throws -> (Submission, VersionSnapshot)? {
+        var binds = PostgresBindings()
+        bindScope(into: &binds)
+        binds.append(id.rawValue)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.scopedSubmission, binds: binds), plannedAs: ScopedSubmission.self)
+        return try await submissions(from: rows).first
+    }
+
+    /// `scoped_submission` answers rows of the submissions table, read under the table's name.
+    private static let scopedSubmission = submissionColumns + " FROM scoped_submission(\(Scope.parameters), $9) AS submissions"
+}
+
+extension ScopedConnection {
+    static var submissionColumns: String {
+        """
+        SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
+               cohort, lifecycle_status, outcome, approval_status, result::text, snapshot::text, snapshot_hash, subjects::text,
+               context::text, started_at, submitted_at, replaces, content_hash
+        """
+    }
+
+    /// Submissions with their snapshots from rows of `submissionColumns`.
+    fileprivate func submissions(from rows: PlannedRows) async throws -> [(Submission, VersionSnapshot)] {
+        // The rows are read to the end before any content is fetched: a connection runs one query at a time.
+        var read: [(submission: Submission, snapshot: String, contentHash: String?)] = []
+        for try await row in rows {
+            let cells = Array(row)
+            func text(_ index: Int) throws -> String { try cells[index].decode(String.self) }
+            func optional(_ index: Int) throws -> String? { try cells[index].decode(String?.self) }
+            let submission = Submission(
+                id: SubmissionID(unchecked: try text(0)), tenantId: TenantID(unchecked: try text(1)), orgUnitId: OrgUnitID(unchecked: try text(2)),
+                sessionId: AttemptID(unchecked: try text(3)), assignmentId: AssignmentID(unchecked: try text(4)),
+                evaluationId: EvaluationID(unchecked: try text(5)), evaluationVersion: try cells[6].decode(Int.self),
+                kind: try storedEnum(EvaluationKind.self, try text(7)), operatorId: UserID(unchecked: try text(8)),
+                batchId: try optional(9).map(BatchID.init(unchecked:)), cohort: try optional(10),
+                lifecycleStatus: try storedEnum(LifecycleStatus.self, try text(11)), outcome: try storedEnum(Outcome.self, try text(12)),
+                approvalStatus: try storedEnum(ApprovalStatus.self, try text(13)), result: try storedValue(ScoreResult.self, try text(14)),
+                snapshotHash: try text(16), subjects: try storedValue([AssignedSubject].self, try text(17)),
+                context: try optional(18).map { try storedValue(JSONValue.self, $0) }, startedAt: try cells[19].decode(Date.self).roundedToMilliseconds(),
+                submittedAt: try cells[20].decode(Date.self).roundedToMilliseconds(), replaces: try optional(21).map(SubmissionID.init(unchecked:)))
+            read.append((submission, try text(15), try optional(22)))
+        }
+        var submissions: [(Submission, VersionSnapshot)] = []
+        for (submission, snapshot, contentHash) in read {
+            // Submissions finalised before content was stored once keep their whole snapshot.
+            guard let contentHash else {
+                submissions.append((submission, try storedValue(VersionSnapshot.self, snapshot)))
+                continue
+            }
+            guard let content = try await frozenContent(contentHash) else {
+                throw StorageError.unexpected(detail: "submission \(submission.id) names content \(contentHash), which is not stored")
+            }
+            submissions.append((submission, VersionSnapshot(frame: try storedValue(SnapshotFrame.self, snapshot), content: content.content)))
+        }
+        return submissions
+    }
+}
+
 private enum AssignmentForChange: PlannedStatement {}
 private enum AssignmentWithContentHash: PlannedStatement {}
 private enum AttemptsOfOperator: PlannedStatement {}
 private enum LinkAndCloseSession: PlannedStatement {}
 private enum FetchAssignment: PlannedStatement {}
 private enum FetchSubmission: PlannedStatement {}
+private enum ScopedSubmission: PlannedStatement {}
 private enum FetchSubmissions: PlannedStatement {}
 private enum InsertSubmission: PlannedStatement {}
 private enum ResponsesOfSession: PlannedStatement {}

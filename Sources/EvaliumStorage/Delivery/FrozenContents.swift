@@ -90,11 +90,37 @@ extension Transaction {
     /// The content stored under `hash` in the scope's tenant.
     public func frozenContent(_ hash: String) async throws -> FrozenContent? {
         let tenantId = try requireTenant()
-        if let content = frozenContents.content(tenantId: tenantId, hash: hash) { return FrozenContent(hash: hash, content: content) }
-        let rows = try await run("SELECT content FROM frozen_contents WHERE tenant_id = \(tenantId.rawValue) AND content_hash = \(hash)")
-        for try await text in rows.decode(String.self) {
+        return try await frozenContents.content(tenantId: tenantId, hash: hash) {
+            try await run("SELECT content FROM frozen_contents WHERE tenant_id = \(tenantId.rawValue) AND content_hash = \(hash)")
+        }
+    }
+}
+
+extension ScopedStatements {
+    /// The content stored under `hash` in the scope's tenant, read (when this process does not hold it) by a
+    /// statement that applies the scope itself (`scoped_frozen_content`).
+    public func frozenContent(_ hash: String) async throws -> FrozenContent? {
+        try await frozenContents.content(tenantId: try requireTenant(), hash: hash) {
+            var binds = PostgresBindings()
+            bindScope(into: &binds)
+            binds.append(hash)
+            // Not prepared: a process reads each content once.
+            return try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT * FROM scoped_frozen_content(\(Scope.parameters), $9)", binds: binds), logger: logger)
+        }
+    }
+}
+
+extension FrozenContentCache {
+    /// The content under `hash` in `tenantId`: kept, or else decoded from the text of the first row `read`
+    /// answers and kept from then on; nil when it answers none.
+    func content(
+        tenantId: TenantID, hash: String, readingWith read: () async throws -> PostgresRowSequence
+    ) async throws -> FrozenContent? {
+        if let content = content(tenantId: tenantId, hash: hash) { return FrozenContent(hash: hash, content: content) }
+        for try await text in try await read().decode(String.self) {
             let content = try storedValue(AssignmentContent.self, text)
-            frozenContents.keep(content, tenantId: tenantId, hash: hash)
+            keep(content, tenantId: tenantId, hash: hash)
             return FrozenContent(hash: hash, content: content)
         }
         return nil

@@ -281,8 +281,9 @@ extension ScopedStatements {
 /// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
 /// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
 /// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
-/// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement, but for `scoped_ledger_append`
-/// (migration 0019), which writes the same rows from the same parameters (`bind(into:)`) outside a transaction.
+/// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement, but for `ledger_append`
+/// (migration 0019), which writes the same rows from the same parameters (`bind(into:)`) for the statements that
+/// apply their own scope outside a transaction (`scoped_ledger_append`, `scoped_submission_record`).
 struct LedgerAppend {
     let events: [LedgerEvent]
     private let tenantId: TenantID
@@ -306,7 +307,7 @@ struct LedgerAppend {
     }
 
     /// Adds the batch's seventeen parameters to `binds`, in the order of `expressions(binding:)` and of
-    /// `scoped_ledger_append` after its scope.
+    /// `ledger_append`.
     func bind(into binds: inout PostgresBindings) {
         // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
         func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }

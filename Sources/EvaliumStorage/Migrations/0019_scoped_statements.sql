@@ -53,21 +53,17 @@ CREATE FUNCTION scoped_subject(p_tenant text, p_org_units text, p_org_scope_all 
     END
     $$;
 
--- Appends ledger events and their seal-queue rows in the scope: the statement LedgerAppend writes inside a
--- transaction, with the same parameters in the same order after the scope's.
-CREATE FUNCTION scoped_ledger_append(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                     p_session text, p_authz_version integer, p_check_principal boolean,
-                                     p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
-                                     p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[], p_actor_kinds text[],
-                                     p_actor_ids text[], p_client_occurred_at text[], p_payloads text[], p_contexts text[],
-                                     p_verification_levels text[], p_verification_outcomes text[], p_idempotency_keys text[],
-                                     p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+-- Appends ledger events and their seal-queue rows: the statement LedgerAppend writes inside a transaction, with
+-- the same parameters in the same order, for the scoped_* functions that append (PL/pgSQL, so its plan is kept).
+CREATE FUNCTION ledger_append(p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
+                              p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[], p_actor_kinds text[],
+                              p_actor_ids text[], p_client_occurred_at text[], p_payloads text[], p_contexts text[],
+                              p_verification_levels text[], p_verification_outcomes text[], p_idempotency_keys text[],
+                              p_canonical_bytes bytea[], p_leaf_hashes bytea[])
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
         WITH appended AS (
             INSERT INTO ledger_events (
                 id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
@@ -90,16 +86,46 @@ CREATE FUNCTION scoped_ledger_append(p_tenant text, p_org_units text, p_org_scop
     END
     $$;
 
+-- Appends ledger events in the scope: ledger_append's parameters after the scope's.
+CREATE FUNCTION scoped_ledger_append(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
+                                     p_session text, p_authz_version integer, p_check_principal boolean,
+                                     p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
+                                     p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[], p_actor_kinds text[],
+                                     p_actor_ids text[], p_client_occurred_at text[], p_payloads text[], p_contexts text[],
+                                     p_verification_levels text[], p_verification_outcomes text[], p_idempotency_keys text[],
+                                     p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+    BEGIN
+        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
+                            p_check_principal);
+        PERFORM ledger_append(p_event_tenant, p_occurred_at, p_ids, p_org_units_of, p_event_types, p_aggregate_types,
+                              p_aggregate_ids, p_actor_kinds, p_actor_ids, p_client_occurred_at, p_payloads, p_contexts,
+                              p_verification_levels, p_verification_outcomes, p_idempotency_keys, p_canonical_bytes,
+                              p_leaf_hashes);
+    END
+    $$;
+
 REVOKE ALL ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger_append(text, timestamptz, text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
+                                     text[], bytea[], bytea[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, text, timestamptz, text[], text[],
                                             text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
                                             text[], bytea[], bytea[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) TO evalium_app;
+GRANT EXECUTE ON FUNCTION ledger_append(text, timestamptz, text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
+                                     text[], bytea[], bytea[]) TO evalium_app;
 GRANT EXECUTE ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
 GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, text, timestamptz, text[], text[],
                                                text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
                                                text[], bytea[], bytea[]) TO evalium_app;
+
+-- A finding as the findings list and the export read it.
+CREATE TYPE reporting_finding AS (
+    submission_id text, item_id text, org_unit_id text, question_id text, option_id text, severity text,
+    subject_ids text[], batch_id text, ledger_event_id text, detected_at timestamptz, voided boolean);
 
 -- A tenant's findings, filtered and paged as ReportingQueries' FindingFilter asks: the one text of that query,
 -- for the CSV export inside a transaction and for scoped_findings outside one. A SQL function of one SELECT that
@@ -108,8 +134,7 @@ GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, tex
 CREATE FUNCTION reporting_findings(p_submission text, p_severity text, p_subject text, p_batch text,
                                    p_from timestamptz, p_to timestamptz, p_include_voided boolean,
                                    p_after_detected timestamptz, p_after_submission text, p_after_item text, p_limit bigint)
-    RETURNS TABLE (submission_id text, item_id text, org_unit_id text, question_id text, option_id text, severity text,
-                   subject_ids text[], batch_id text, ledger_event_id text, detected_at timestamptz, voided boolean)
+    RETURNS SETOF reporting_finding
     LANGUAGE sql STABLE
     AS $$
     SELECT f.submission_id, f.item_id, f.org_unit_id, f.question_id, f.option_id, f.severity, f.subject_ids, f.batch_id,
@@ -135,8 +160,7 @@ CREATE FUNCTION scoped_findings(p_tenant text, p_org_units text, p_org_scope_all
                                 p_submission text, p_severity text, p_subject text, p_batch text,
                                 p_from timestamptz, p_to timestamptz, p_include_voided boolean,
                                 p_after_detected timestamptz, p_after_submission text, p_after_item text, p_limit bigint)
-    RETURNS TABLE (submission_id text, item_id text, org_unit_id text, question_id text, option_id text, severity text,
-                   subject_ids text[], batch_id text, ledger_event_id text, detected_at timestamptz, voided boolean)
+    RETURNS SETOF reporting_finding
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
@@ -156,3 +180,116 @@ GRANT EXECUTE ON FUNCTION reporting_findings(text, text, text, text, timestamptz
                                              bigint) TO evalium_app;
 GRANT EXECUTE ON FUNCTION scoped_findings(text, text, text, text, text, text, integer, boolean, text, text, text, text, timestamptz,
                                           timestamptz, boolean, timestamptz, text, text, bigint) TO evalium_app;
+
+-- A read of a submission ran five statements: BEGIN, the scope, the submission, its record with its
+-- submission.viewed event, COMMIT. Here it is two, as a subject read is: the submission, then (once the reader's
+-- level is known) its record with the event.
+
+-- One submission in the scope, as the submissions table holds it: the caller selects DeliveryQueries'
+-- submissionColumns from it, as from the table.
+CREATE FUNCTION scoped_submission(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
+                                  p_session text, p_authz_version integer, p_check_principal boolean, p_id text)
+    RETURNS SETOF submissions
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+    BEGIN
+        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
+                            p_check_principal);
+        RETURN QUERY SELECT * FROM submissions s WHERE s.id = p_id;
+    END
+    $$;
+
+-- The content a submission names, in the scope, for the rare read whose content the server does not hold yet.
+CREATE FUNCTION scoped_frozen_content(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
+                                      p_session text, p_authz_version integer, p_check_principal boolean, p_hash text)
+    RETURNS SETOF text
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+    BEGIN
+        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
+                            p_check_principal);
+        RETURN QUERY SELECT c.content FROM frozen_contents c WHERE c.tenant_id = p_tenant AND c.content_hash = p_hash;
+    END
+    $$;
+
+-- A row of a submission's record as CorrectionQueries decodes it: its kind ('response', 'amendment', 'void' or
+-- 'grade'), the submission, then the columns each kind fills.
+CREATE TYPE submission_record_row AS (
+    kind text, submission_id text, amendment_id text, sequence integer, reason text, document text, actor text,
+    acted_at timestamptz, item_id text, points double precision, question_id text, answer text, comment text,
+    complete boolean, missing text, client_timestamp timestamptz, context text);
+
+-- The amendments, void and latest grade of each item of the submissions of p_submissions: every view of a
+-- submission's current state reads them, one submission at a time or a rebuild's page at once. Inlined into the
+-- statement calling it (one SELECT, STABLE), so one id (ARRAY[$1]) is planned as one.
+CREATE FUNCTION submission_corrections(p_submissions text[])
+    RETURNS SETOF submission_record_row
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT 'amendment', submission_id, id, sequence, reason, changes::text, amended_by, amended_at, NULL, NULL::double precision,
+           NULL, NULL, NULL, NULL::boolean, NULL, NULL::timestamptz, NULL
+    FROM submission_amendments WHERE submission_id = ANY(p_submissions)
+    UNION ALL
+    SELECT 'void', submission_id, NULL, NULL, reason, step_up::text, voided_by, voided_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL
+    FROM submission_voids WHERE submission_id = ANY(p_submissions)
+    UNION ALL
+    SELECT * FROM (
+        SELECT DISTINCT ON (submission_id, item_id) 'grade', submission_id, NULL, NULL::integer, NULL, NULL, graded_by, graded_at,
+               item_id, points, NULL, NULL, NULL, NULL::boolean, NULL, NULL::timestamptz, NULL
+        FROM submission_grades WHERE submission_id = ANY(p_submissions) ORDER BY submission_id, item_id, id DESC) AS latest
+    $$;
+
+-- A submission's record: the responses of its session as they were recorded, then its corrections. The session
+-- is compared with a sub-select, which hides its value from the planner: PostgreSQL rated `session_id = 'att_…'`
+-- at one row and a parameter at two, so a kept plan never looked cheaper and each run was planned again (the rule
+-- in PlannedStatements.swift).
+CREATE FUNCTION submission_record(p_submission text, p_session text)
+    RETURNS SETOF submission_record_row
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT 'response', p_submission, NULL, NULL, NULL, NULL, recorded_by, recorded_at, item_id, NULL, question_id, answer::text,
+           comment, complete, missing::text, client_timestamp, context::text
+    FROM submission_items WHERE session_id = (SELECT p_session)
+    UNION ALL
+    SELECT * FROM submission_corrections(ARRAY[p_submission])
+    $$;
+
+-- A submission's record in the scope, in the order CorrectionQueries reads it, after appending ledger events
+-- (ledger_append's parameters): a read of a submission and its submission.viewed event in one statement.
+CREATE FUNCTION scoped_submission_record(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
+                                         p_session text, p_authz_version integer, p_check_principal boolean,
+                                         p_submission text, p_submission_session text,
+                                         p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
+                                         p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[],
+                                         p_actor_kinds text[], p_actor_ids text[], p_client_occurred_at text[], p_payloads text[],
+                                         p_contexts text[], p_verification_levels text[], p_verification_outcomes text[],
+                                         p_idempotency_keys text[], p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+    RETURNS SETOF submission_record_row
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+    BEGIN
+        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
+                            p_check_principal);
+        PERFORM ledger_append(p_event_tenant, p_occurred_at, p_ids, p_org_units_of, p_event_types, p_aggregate_types,
+                              p_aggregate_ids, p_actor_kinds, p_actor_ids, p_client_occurred_at, p_payloads, p_contexts,
+                              p_verification_levels, p_verification_outcomes, p_idempotency_keys, p_canonical_bytes,
+                              p_leaf_hashes);
+        RETURN QUERY SELECT * FROM submission_record(p_submission, p_submission_session) r ORDER BY 1, 4, 8, 9;
+    END
+    $$;
+
+REVOKE ALL ON FUNCTION scoped_submission(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION submission_corrections(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION submission_record(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, text, timestamptz,
+                                                text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
+                                                text[], text[], text[], bytea[], bytea[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scoped_submission(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
+GRANT EXECUTE ON FUNCTION submission_corrections(text[]) TO evalium_app;
+GRANT EXECUTE ON FUNCTION submission_record(text, text) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, text, timestamptz,
+                                                   text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
+                                                   text[], text[], text[], bytea[], bytea[]) TO evalium_app;

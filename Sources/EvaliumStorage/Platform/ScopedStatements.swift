@@ -9,7 +9,7 @@ import Synchronization
 /// A unit of work in `Database.transaction` costs four round trips before its own statements have done
 /// anything useful twice (BEGIN, the scope, COMMIT), and a read that appends its `viewed` event is five. Here
 /// each statement calls a `scoped_*` function (migration 0019) that applies the scope with `apply_scope` and
-/// then does its one piece of work, so a subject read with its event is two round trips. The scope stays
+/// then does its one piece of work, so a subject or submission read with its event is two round trips. The scope stays
 /// transaction-local: PostgreSQL runs each statement in an implicit transaction of its own, and the settings end
 /// with it, so nothing can leak to the next statement or the next borrower of the connection. The first
 /// statement also checks that the session or link may still act, and the later ones do not: once per unit of
@@ -23,6 +23,7 @@ public struct ScopedStatements: ScopedConnection {
     let scope: Scope
     let logger: Logger
     let effects: TransactionEffects
+    let frozenContents: FrozenContentCache
     private let principalCheck = FirstTime()
 
     /// Binds the scope as the first eight parameters of a `scoped_*` function (`Scope.parameters`), asking for
@@ -49,6 +50,9 @@ protocol ScopedConnection: Sendable {
     var connection: PostgresConnection { get }
     var scope: Scope { get }
     var logger: Logger { get }
+
+    /// The content stored under `hash` in the scope's tenant.
+    func frozenContent(_ hash: String) async throws -> FrozenContent?
 }
 
 extension ScopedConnection {
@@ -69,7 +73,8 @@ extension Database {
         defer { if effects.appendedLedgerEvents { ledgerAppends.notify() } }
         return try await translatingErrors {
             try await client.withConnection { connection in
-                try await work(ScopedStatements(connection: connection, scope: scope, logger: logger, effects: effects))
+                try await work(
+                    ScopedStatements(connection: connection, scope: scope, logger: logger, effects: effects, frozenContents: frozenContents))
             }
         }
     }

@@ -8,21 +8,17 @@ extension Transaction {
         try await corrections(of: [submission])[submission] ?? SubmissionCorrections()
     }
 
-    /// The same for each of `submissions` that has any, in one statement: every page of a rebuild needs all three,
-    /// and three statements were two round trips too many.
+    /// The same for each of `submissions` that has any, in one statement (`submission_corrections`): every page
+    /// of a rebuild needs all three, and three statements were two round trips too many.
     public func corrections(of submissions: [SubmissionID]) async throws -> [SubmissionID: SubmissionCorrections] {
-        // One submission has a statement of its own, as in `fetchSubmissions`.
-        let single = submissions.count == 1
-        var binds = PostgresBindings()
-        if single { binds.append(submissions[0].rawValue) } else { binds.append(submissions.map(\.rawValue)) }
+        // One submission has a statement of its own, as in `fetchSubmissions`: `ARRAY[$1]` is planned as one id.
         let rows =
-            if single {
+            if submissions.count == 1 {
                 try await run(
-                    PostgresQuery(unsafeSQL: Self.correctionRows(where: "submission_id = $1") + " ORDER BY 2, 4", binds: binds),
-                    plannedAs: CorrectionsOfSubmission.self)
+                    "SELECT * FROM submission_corrections(ARRAY[\(submissions[0].rawValue)]) ORDER BY 2, 4", plannedAs: CorrectionsOfSubmission.self)
             } else {
                 try await run(
-                    PostgresQuery(unsafeSQL: Self.correctionRows(where: "submission_id = ANY($1::text[])") + " ORDER BY 2, 4", binds: binds),
+                    "SELECT * FROM submission_corrections(\(submissions.map(\.rawValue))::text[]) ORDER BY 2, 4",
                     plannedAs: CorrectionsOfSubmissions.self)
             }
         var corrections: [SubmissionID: SubmissionCorrections] = [:]
@@ -35,68 +31,12 @@ extension Transaction {
     }
 
     /// A submission's recorded responses, in the order they were recorded, and its corrections, in one statement
-    /// that also appends `events` to the ledger. Everything that shows or changes a submission's current state
-    /// reads both, and a read of a submission records itself (`submission.viewed`): one round trip where there
-    /// were three.
-    public func responsesAndCorrections(
-        of submission: Submission, appending events: [LedgerEventDraft] = []
-    ) async throws -> (responses: [RecordedResponse], corrections: SubmissionCorrections) {
-        let batch = try LedgerAppend(events, tenantId: try requireTenant())
-        var binds = PostgresBindings()
-        binds.append(submission.id.rawValue)
-        binds.append(submission.sessionId.rawValue)
-        let appending = batch.expressions(binding: &binds)
-        // The session is bound through a sub-select, as in `responses(ofSessions:)`.
-        let sql = """
-            WITH \(appending)
-            SELECT 'response', $1, NULL, NULL, NULL, NULL, recorded_by, recorded_at, item_id, NULL,
-                   question_id, answer::text, comment, complete, missing::text, client_timestamp, context::text
-            FROM submission_items WHERE session_id = (SELECT $2::text)
-            UNION ALL
-            \(Self.correctionRows(where: "submission_id = $1"))
-            ORDER BY 1, 4, 8, 9
-            """
-        let rows = try await run(PostgresQuery(unsafeSQL: sql, binds: binds), plannedAs: ResponsesAndCorrections.self)
-        var responses: [RecordedResponse] = []
-        var corrections = SubmissionCorrections()
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            let kind = try cells[0].decode(String.self)
-            guard kind == "response" else {
-                try corrections.add(cells, kind: kind)
-                continue
-            }
-            responses.append(
-                try RecordedResponse(
-                    storedItem: try cells[8].decode(String.self), question: try cells[10].decode(String.self),
-                    answer: try cells[11].decode(String.self), comment: try cells[12].decode(String?.self),
-                    complete: try cells[13].decode(Bool.self), missing: try cells[14].decode(String.self),
-                    clientTimestamp: try cells[15].decode(Date?.self), context: try cells[16].decode(String?.self),
-                    recordedAt: try cells[7].decode(Date.self)))
-        }
-        noteAppended(batch)
-        return (responses, corrections)
-    }
-
-    /// A submission's amendments, void and latest grades where `condition` holds, as rows of one shape: kind,
-    /// submission, then the columns of each kind (amendment id, sequence, reason, document, actor, time, item,
-    /// points), then seven columns a response row fills (`responsesAndCorrections`). The condition is spelled
-    /// three times with one binding, so callers write the query out rather than interpolate it.
-    private static func correctionRows(where condition: String) -> String {
-        let responseColumns = "NULL, NULL, NULL::text, NULL::boolean, NULL, NULL::timestamptz, NULL"
-        return """
-            SELECT 'amendment', submission_id, id, sequence, reason, changes::text, amended_by, amended_at, NULL, NULL::double precision,
-                   \(responseColumns)
-            FROM submission_amendments WHERE \(condition)
-            UNION ALL
-            SELECT 'void', submission_id, NULL, NULL, reason, step_up::text, voided_by, voided_at, NULL, NULL, \(responseColumns)
-            FROM submission_voids WHERE \(condition)
-            UNION ALL
-            SELECT * FROM (
-                SELECT DISTINCT ON (submission_id, item_id) 'grade', submission_id, NULL, NULL::integer, NULL, NULL, graded_by, graded_at,
-                       item_id, points, \(responseColumns)
-                FROM submission_grades WHERE \(condition) ORDER BY submission_id, item_id, id DESC) AS latest
-            """
+    /// (`submission_record`): everything that shows or changes a submission's current state reads both.
+    public func responsesAndCorrections(of submission: Submission) async throws -> (responses: [RecordedResponse], corrections: SubmissionCorrections) {
+        let rows = try await run(
+            "SELECT * FROM submission_record(\(submission.id.rawValue), \(submission.sessionId.rawValue)) ORDER BY 1, 4, 8, 9",
+            plannedAs: ResponsesAndCorrections.self)
+        return try await Self.submissionRecord(from: rows)
     }
 
     /// Appends an amendment. Callers hold the submission's row (`lockApprovalStatus`), so its sequence is free.
@@ -129,6 +69,56 @@ extension Transaction {
     }
 }
 
+extension ScopedStatements {
+    /// A submission's recorded responses and its corrections, as `Transaction.responsesAndCorrections` reads
+    /// them, after appending `events` (a read's `submission.viewed`), in one statement that applies the scope
+    /// itself (`scoped_submission_record`): a read and its event, one round trip.
+    public func responsesAndCorrections(
+        of submission: Submission, appending events: [LedgerEventDraft]
+    ) async throws -> (responses: [RecordedResponse], corrections: SubmissionCorrections) {
+        let batch = try LedgerAppend(events, tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        bindScope(into: &binds)
+        binds.append(submission.id.rawValue)
+        binds.append(submission.sessionId.rawValue)
+        batch.bind(into: &binds)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.scopedRecord, binds: binds), plannedAs: ScopedResponsesAndCorrections.self)
+        let record = try await Self.submissionRecord(from: rows)
+        if !events.isEmpty { effects.noteLedgerAppend() }
+        return record
+    }
+
+    /// The scope's eight parameters, the submission and its session, then the batch's seventeen.
+    private static let scopedRecord =
+        "SELECT * FROM scoped_submission_record(\(Scope.parameters), \((9...27).map { "$\($0)" }.joined(separator: ", ")))"
+}
+
+extension ScopedConnection {
+    /// Responses and corrections from rows of `submission_record`, in its order.
+    fileprivate static func submissionRecord(
+        from rows: PlannedRows
+    ) async throws -> (responses: [RecordedResponse], corrections: SubmissionCorrections) {
+        var responses: [RecordedResponse] = []
+        var corrections = SubmissionCorrections()
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let kind = try cells[0].decode(String.self)
+            guard kind == "response" else {
+                try corrections.add(cells, kind: kind)
+                continue
+            }
+            responses.append(
+                try RecordedResponse(
+                    storedItem: try cells[8].decode(String.self), question: try cells[10].decode(String.self),
+                    answer: try cells[11].decode(String.self), comment: try cells[12].decode(String?.self),
+                    complete: try cells[13].decode(Bool.self), missing: try cells[14].decode(String.self),
+                    clientTimestamp: try cells[15].decode(Date?.self), context: try cells[16].decode(String?.self),
+                    recordedAt: try cells[7].decode(Date.self)))
+        }
+        return (responses, corrections)
+    }
+}
+
 /// What has been done to a submission since it was finalised.
 public struct SubmissionCorrections: Sendable {
     public var amendments: [Amendment] = []
@@ -138,7 +128,7 @@ public struct SubmissionCorrections: Sendable {
     /// Nothing: a submission as it was finalised.
     public init() {}
 
-    /// Adds the correction in `cells`, a row of `Transaction.correctionRows`.
+    /// Adds the correction in `cells`, a row of `submission_corrections` (migration 0019).
     mutating func add(_ cells: PostgresRandomAccessRow, kind: String) throws {
         let submission = SubmissionID(unchecked: try cells[1].decode(String.self))
         let actor = UserID(unchecked: try cells[6].decode(String.self))
@@ -166,3 +156,4 @@ public struct SubmissionCorrections: Sendable {
 private enum CorrectionsOfSubmission: PlannedStatement {}
 private enum CorrectionsOfSubmissions: PlannedStatement {}
 private enum ResponsesAndCorrections: PlannedStatement {}
+private enum ScopedResponsesAndCorrections: PlannedStatement {}
