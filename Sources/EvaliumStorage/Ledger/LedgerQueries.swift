@@ -275,15 +275,16 @@ extension ScopedStatements {
     }
 
     /// The scope's eight parameters, then the batch's seventeen.
-    private static let scopedAppend = "SELECT scoped_ledger_append(\(Scope.parameters), \((9...25).map { "$\($0)" }.joined(separator: ", ")))"
+    private static let scopedAppend = "SELECT scoped_ledger_append(\(Scope.parameters), \(LedgerAppend.batch(from: 9)))"
 }
 
 /// Events to append to the ledger, ready to be written by a statement: one clock reading for their ids and time
 /// (so id order, time order and sealing order agree), their canonical bytes and leaf hashes. A statement that
 /// starts `WITH` and `expressions(binding:)` appends them whatever else it does: the one way anything is written
 /// to `ledger_events`, alone (`appendLedgerEvents`) or within another statement, but for `ledger_append`
-/// (migration 0019), which writes the same rows from the same parameters (`bind(into:)`) for the statements that
-/// apply their own scope outside a transaction (`scoped_ledger_append`, `scoped_submission_record`).
+/// (migration 0019), which writes the same rows from the same parameters (`bind(into:)`, as one `ledger_batch`) for
+/// the statements that apply their own scope outside a transaction (`scoped_ledger_append`,
+/// `scoped_submission_record`).
 struct LedgerAppend {
     let events: [LedgerEvent]
     private let tenantId: TenantID
@@ -306,8 +307,8 @@ struct LedgerAppend {
         verificationOutcomes = try drafts.map { try $0.verificationOutcome.map(jsonText) ?? "" }
     }
 
-    /// Adds the batch's seventeen parameters to `binds`, in the order of `expressions(binding:)` and of
-    /// `ledger_append`.
+    /// Adds the batch's seventeen parameters to `binds`, in the order of `expressions(binding:)` and of the
+    /// fields of `ledger_batch`.
     func bind(into binds: inout PostgresBindings) {
         // Arrays cannot carry NULLs through the driver: an empty string stands for one, as NULLIF reads it.
         func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
@@ -328,6 +329,12 @@ struct LedgerAppend {
         binds.append(text(drafts.map(\.idempotencyKey)))
         binds.append(canonicalBytes.map { ByteBuffer(bytes: $0) })
         binds.append(canonicalBytes.map { ByteBuffer(bytes: LedgerHash.leaf(canonicalBytes: $0)) })
+    }
+
+    /// The batch's parameters from `$first` on (`bind(into:)`) as the one `ledger_batch` the `scoped_*` functions
+    /// that append take.
+    static func batch(from first: Int) -> String {
+        "ROW(" + (first..<first + 17).map { "$\($0)" }.joined(separator: ", ") + ")::ledger_batch"
     }
 
     /// `appended` (the events) and `queued` (their seal-queue rows), two common table expressions whose

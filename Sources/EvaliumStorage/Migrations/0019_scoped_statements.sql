@@ -53,13 +53,18 @@ CREATE FUNCTION scoped_subject(p_tenant text, p_org_units text, p_org_scope_all 
     END
     $$;
 
--- Appends ledger events and their seal-queue rows: the statement LedgerAppend writes inside a transaction, with
--- the same parameters in the same order, for the scoped_* functions that append (PL/pgSQL, so its plan is kept).
-CREATE FUNCTION ledger_append(p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
-                              p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[], p_actor_kinds text[],
-                              p_actor_ids text[], p_client_occurred_at text[], p_payloads text[], p_contexts text[],
-                              p_verification_levels text[], p_verification_outcomes text[], p_idempotency_keys text[],
-                              p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+-- Ledger events to append, as LedgerAppend binds them (its bind(into:), in this order): the tenant and the time,
+-- then an array per column, the events in order. The scoped_* functions that append take one, written
+-- ROW(...)::ledger_batch around those parameters.
+CREATE TYPE ledger_batch AS (
+    tenant_id text, occurred_at timestamptz, ids text[], org_unit_ids text[], event_types text[], aggregate_types text[],
+    aggregate_ids text[], actor_kinds text[], actor_ids text[], client_occurred_at text[], payloads text[], contexts text[],
+    verification_levels text[], verification_outcomes text[], idempotency_keys text[], canonical_bytes bytea[],
+    leaf_hashes bytea[]);
+
+-- Appends a batch's ledger events and their seal-queue rows: the statement LedgerAppend writes inside a
+-- transaction (PL/pgSQL, so its plan is kept).
+CREATE FUNCTION ledger_append(p_batch ledger_batch)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
@@ -69,13 +74,14 @@ CREATE FUNCTION ledger_append(p_event_tenant text, p_occurred_at timestamptz, p_
                 id, tenant_id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
                 occurred_at, client_occurred_at, payload, context_metadata, verification_level,
                 verification_outcome, idempotency_key, canonical_bytes, leaf_hash)
-            SELECT e.id, p_event_tenant, NULLIF(e.org_unit_id, ''), e.event_type, e.aggregate_type, e.aggregate_id, e.actor_kind,
-                   e.actor_id, p_occurred_at, NULLIF(e.client_occurred_at, '')::timestamptz, e.payload::jsonb, e.context_metadata::jsonb,
-                   NULLIF(e.verification_level, ''), NULLIF(e.verification_outcome, '')::jsonb, NULLIF(e.idempotency_key, ''),
-                   e.canonical_bytes, e.leaf_hash
-            FROM unnest(p_ids, p_org_units_of, p_event_types, p_aggregate_types, p_aggregate_ids, p_actor_kinds, p_actor_ids,
-                        p_client_occurred_at, p_payloads, p_contexts, p_verification_levels, p_verification_outcomes,
-                        p_idempotency_keys, p_canonical_bytes, p_leaf_hashes)
+            SELECT e.id, p_batch.tenant_id, NULLIF(e.org_unit_id, ''), e.event_type, e.aggregate_type, e.aggregate_id, e.actor_kind,
+                   e.actor_id, p_batch.occurred_at, NULLIF(e.client_occurred_at, '')::timestamptz, e.payload::jsonb,
+                   e.context_metadata::jsonb, NULLIF(e.verification_level, ''), NULLIF(e.verification_outcome, '')::jsonb,
+                   NULLIF(e.idempotency_key, ''), e.canonical_bytes, e.leaf_hash
+            FROM unnest(p_batch.ids, p_batch.org_unit_ids, p_batch.event_types, p_batch.aggregate_types, p_batch.aggregate_ids,
+                        p_batch.actor_kinds, p_batch.actor_ids, p_batch.client_occurred_at, p_batch.payloads, p_batch.contexts,
+                        p_batch.verification_levels, p_batch.verification_outcomes, p_batch.idempotency_keys,
+                        p_batch.canonical_bytes, p_batch.leaf_hashes)
                  WITH ORDINALITY AS e(id, org_unit_id, event_type, aggregate_type, aggregate_id, actor_kind, actor_id,
                                       client_occurred_at, payload, context_metadata, verification_level, verification_outcome,
                                       idempotency_key, canonical_bytes, leaf_hash, position)
@@ -86,41 +92,27 @@ CREATE FUNCTION ledger_append(p_event_tenant text, p_occurred_at timestamptz, p_
     END
     $$;
 
--- Appends ledger events in the scope: ledger_append's parameters after the scope's.
+-- Appends a batch of ledger events in the scope.
 CREATE FUNCTION scoped_ledger_append(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                     p_session text, p_authz_version integer, p_check_principal boolean,
-                                     p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
-                                     p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[], p_actor_kinds text[],
-                                     p_actor_ids text[], p_client_occurred_at text[], p_payloads text[], p_contexts text[],
-                                     p_verification_levels text[], p_verification_outcomes text[], p_idempotency_keys text[],
-                                     p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+                                     p_session text, p_authz_version integer, p_check_principal boolean, p_batch ledger_batch)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
         PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
                             p_check_principal);
-        PERFORM ledger_append(p_event_tenant, p_occurred_at, p_ids, p_org_units_of, p_event_types, p_aggregate_types,
-                              p_aggregate_ids, p_actor_kinds, p_actor_ids, p_client_occurred_at, p_payloads, p_contexts,
-                              p_verification_levels, p_verification_outcomes, p_idempotency_keys, p_canonical_bytes,
-                              p_leaf_hashes);
+        PERFORM ledger_append(p_batch);
     END
     $$;
 
 REVOKE ALL ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ledger_append(text, timestamptz, text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                     text[], bytea[], bytea[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger_append(ledger_batch) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, text, timestamptz, text[], text[],
-                                            text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                            text[], bytea[], bytea[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, ledger_batch) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) TO evalium_app;
-GRANT EXECUTE ON FUNCTION ledger_append(text, timestamptz, text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                     text[], bytea[], bytea[]) TO evalium_app;
+GRANT EXECUTE ON FUNCTION ledger_append(ledger_batch) TO evalium_app;
 GRANT EXECUTE ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, text, timestamptz, text[], text[],
-                                               text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                               text[], bytea[], bytea[]) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, ledger_batch) TO evalium_app;
 
 -- A finding as the findings list and the export read it.
 CREATE TYPE reporting_finding AS (
@@ -255,26 +247,18 @@ CREATE FUNCTION submission_record(p_submission text, p_session text)
     SELECT * FROM submission_corrections(ARRAY[p_submission])
     $$;
 
--- A submission's record in the scope, in the order CorrectionQueries reads it, after appending ledger events
--- (ledger_append's parameters): a read of a submission and its submission.viewed event in one statement.
+-- A submission's record in the scope, in the order CorrectionQueries reads it, after appending a batch of
+-- ledger events: a read of a submission and its submission.viewed event in one statement.
 CREATE FUNCTION scoped_submission_record(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
                                          p_session text, p_authz_version integer, p_check_principal boolean,
-                                         p_submission text, p_submission_session text,
-                                         p_event_tenant text, p_occurred_at timestamptz, p_ids text[], p_org_units_of text[],
-                                         p_event_types text[], p_aggregate_types text[], p_aggregate_ids text[],
-                                         p_actor_kinds text[], p_actor_ids text[], p_client_occurred_at text[], p_payloads text[],
-                                         p_contexts text[], p_verification_levels text[], p_verification_outcomes text[],
-                                         p_idempotency_keys text[], p_canonical_bytes bytea[], p_leaf_hashes bytea[])
+                                         p_submission text, p_submission_session text, p_batch ledger_batch)
     RETURNS SETOF submission_record_row
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
         PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
                             p_check_principal);
-        PERFORM ledger_append(p_event_tenant, p_occurred_at, p_ids, p_org_units_of, p_event_types, p_aggregate_types,
-                              p_aggregate_ids, p_actor_kinds, p_actor_ids, p_client_occurred_at, p_payloads, p_contexts,
-                              p_verification_levels, p_verification_outcomes, p_idempotency_keys, p_canonical_bytes,
-                              p_leaf_hashes);
+        PERFORM ledger_append(p_batch);
         RETURN QUERY SELECT * FROM submission_record(p_submission, p_submission_session) r ORDER BY 1, 4, 8, 9;
     END
     $$;
@@ -283,13 +267,9 @@ REVOKE ALL ON FUNCTION scoped_submission(text, text, text, text, text, text, int
 REVOKE ALL ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION submission_corrections(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION submission_record(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, text, timestamptz,
-                                                text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                                text[], text[], text[], bytea[], bytea[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, ledger_batch) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scoped_submission(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
 GRANT EXECUTE ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
 GRANT EXECUTE ON FUNCTION submission_corrections(text[]) TO evalium_app;
 GRANT EXECUTE ON FUNCTION submission_record(text, text) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, text, timestamptz,
-                                                   text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
-                                                   text[], text[], text[], bytea[], bytea[]) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, ledger_batch) TO evalium_app;

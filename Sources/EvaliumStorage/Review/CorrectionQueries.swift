@@ -89,8 +89,7 @@ extension ScopedStatements {
     }
 
     /// The scope's eight parameters, the submission and its session, then the batch's seventeen.
-    private static let scopedRecord =
-        "SELECT * FROM scoped_submission_record(\(Scope.parameters), \((9...27).map { "$\($0)" }.joined(separator: ", ")))"
+    private static let scopedRecord = "SELECT * FROM scoped_submission_record(\(Scope.parameters), $9, $10, \(LedgerAppend.batch(from: 11)))"
 }
 
 extension ScopedConnection {
