@@ -274,7 +274,7 @@ extension ScopedStatements {
         effects.noteLedgerAppend()
     }
 
-    /// The scope's eight parameters, then the batch's seventeen.
+    /// The scope, then the batch.
     private static let scopedAppend = "SELECT scoped_ledger_append(\(Scope.parameters), \(LedgerAppend.batch(from: 9)))"
 }
 

@@ -5,26 +5,34 @@
 -- and the transaction-local settings end with it. PL/pgSQL runs its statements in order, so the scope is set
 -- before the statement its policies guard; one SQL statement could not promise that order.
 
--- The scope of one unit of work, as Transaction.applyScope always set it, and, when p_check_principal, the check
--- that its principal may still act: 'EV001' when the token predates a change to the person's access, 'EV002' when
+-- The scope of one unit of work, as Scope.bind(into:checkingPrincipal:) binds it (Scope.parameters writes
+-- ROW(...)::unit_scope around those parameters): the tenant, the org units (comma-separated) and whether the
+-- scope is every org unit, the principal (its kind, 'user' or 'link', or NULL for none; its id; the session and
+-- the access version its token carries), and whether to check that the principal may still act.
+CREATE TYPE unit_scope AS (
+    tenant_id text, org_unit_ids text, org_scope_all text, principal_kind text, principal_id text, session_id text,
+    authz_version integer, check_principal boolean);
+
+-- Applies a unit of work's scope, as Transaction.applyScope always set it, and, when asked, checks that its
+-- principal may still act: 'EV001' when the token predates a change to the person's access, 'EV002' when
 -- the session or link has ended (StorageError.accessOutOfDate and .sessionEnded). A unit of work checks once, in
 -- its first statement, as a transaction does: the check was 15 % of PostgreSQL's CPU under subject reads when
 -- both of a read's statements made it.
-CREATE FUNCTION apply_scope(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                            p_session text, p_authz_version integer, p_check_principal boolean)
+CREATE FUNCTION apply_scope(p_scope unit_scope)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
     DECLARE
         state text;
     BEGIN
-        PERFORM set_config('app.tenant_id', p_tenant, true),
-                set_config('app.org_unit_ids', p_org_units, true),
-                set_config('app.org_scope_all', p_org_scope_all, true),
-                set_config('app.user_id', CASE WHEN p_kind = 'user' THEN p_principal ELSE '' END, true),
-                set_config('app.link_id', CASE WHEN p_kind = 'link' THEN p_principal ELSE '' END, true);
-        IF p_check_principal AND p_kind IS NOT NULL THEN
-            state := auth_principal_state(p_tenant, p_kind, p_principal, p_session, p_authz_version);
+        PERFORM set_config('app.tenant_id', p_scope.tenant_id, true),
+                set_config('app.org_unit_ids', p_scope.org_unit_ids, true),
+                set_config('app.org_scope_all', p_scope.org_scope_all, true),
+                set_config('app.user_id', CASE WHEN p_scope.principal_kind = 'user' THEN p_scope.principal_id ELSE '' END, true),
+                set_config('app.link_id', CASE WHEN p_scope.principal_kind = 'link' THEN p_scope.principal_id ELSE '' END, true);
+        IF p_scope.check_principal AND p_scope.principal_kind IS NOT NULL THEN
+            state := auth_principal_state(p_scope.tenant_id, p_scope.principal_kind, p_scope.principal_id, p_scope.session_id,
+                                          p_scope.authz_version);
             IF state = 'stale' THEN
                 RAISE EXCEPTION 'the access token predates a change to the person''s access' USING ERRCODE = 'EV001';
             ELSIF state <> 'live' THEN
@@ -35,16 +43,14 @@ CREATE FUNCTION apply_scope(p_tenant text, p_org_units text, p_org_scope_all tex
     $$;
 
 -- One subject in the scope, with its person and asset: the columns of SubjectQueries.subjectColumns, in order.
-CREATE FUNCTION scoped_subject(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                               p_session text, p_authz_version integer, p_check_principal boolean, p_id text)
+CREATE FUNCTION scoped_subject(p_scope unit_scope, p_id text)
     RETURNS TABLE (id text, tenant_id text, org_unit_id text, subject_type text, display_name text, external_ref text,
                    status text, tags text[], user_id text, asset_type text, identifiers text, metadata text,
                    created_at timestamptz, updated_at timestamptz)
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
+        PERFORM apply_scope(p_scope);
         RETURN QUERY
         SELECT s.id, s.tenant_id, s.org_unit_id, s.subject_type, s.display_name, s.external_ref, s.status, s.tags, su.user_id,
                a.asset_type, a.identifiers::text, a.metadata::text, s.created_at, s.updated_at
@@ -93,26 +99,24 @@ CREATE FUNCTION ledger_append(p_batch ledger_batch)
     $$;
 
 -- Appends a batch of ledger events in the scope.
-CREATE FUNCTION scoped_ledger_append(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                     p_session text, p_authz_version integer, p_check_principal boolean, p_batch ledger_batch)
+CREATE FUNCTION scoped_ledger_append(p_scope unit_scope, p_batch ledger_batch)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
+        PERFORM apply_scope(p_scope);
         PERFORM ledger_append(p_batch);
     END
     $$;
 
-REVOKE ALL ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION apply_scope(unit_scope) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ledger_append(ledger_batch) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, ledger_batch) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION apply_scope(text, text, text, text, text, text, integer, boolean) TO evalium_app;
+REVOKE ALL ON FUNCTION scoped_subject(unit_scope, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_ledger_append(unit_scope, ledger_batch) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apply_scope(unit_scope) TO evalium_app;
 GRANT EXECUTE ON FUNCTION ledger_append(ledger_batch) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_subject(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_ledger_append(text, text, text, text, text, text, integer, boolean, ledger_batch) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_subject(unit_scope, text) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_ledger_append(unit_scope, ledger_batch) TO evalium_app;
 
 -- A finding as the findings list and the export read it.
 CREATE TYPE reporting_finding AS (
@@ -147,8 +151,7 @@ CREATE FUNCTION reporting_findings(p_submission text, p_severity text, p_subject
 
 -- A page of findings in the scope. The query is run by EXECUTE, which plans it for this call's filters: a
 -- plan kept for the function would be one plan for every combination of filters.
-CREATE FUNCTION scoped_findings(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                p_session text, p_authz_version integer, p_check_principal boolean,
+CREATE FUNCTION scoped_findings(p_scope unit_scope,
                                 p_submission text, p_severity text, p_subject text, p_batch text,
                                 p_from timestamptz, p_to timestamptz, p_include_voided boolean,
                                 p_after_detected timestamptz, p_after_submission text, p_after_item text, p_limit bigint)
@@ -156,8 +159,7 @@ CREATE FUNCTION scoped_findings(p_tenant text, p_org_units text, p_org_scope_all
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
+        PERFORM apply_scope(p_scope);
         RETURN QUERY EXECUTE 'SELECT * FROM reporting_findings($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)'
             USING p_submission, p_severity, p_subject, p_batch, p_from, p_to, p_include_voided, p_after_detected,
                   p_after_submission, p_after_item, p_limit;
@@ -166,11 +168,11 @@ CREATE FUNCTION scoped_findings(p_tenant text, p_org_units text, p_org_scope_all
 
 REVOKE ALL ON FUNCTION reporting_findings(text, text, text, text, timestamptz, timestamptz, boolean, timestamptz, text, text,
                                           bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_findings(text, text, text, text, text, text, integer, boolean, text, text, text, text, timestamptz,
+REVOKE ALL ON FUNCTION scoped_findings(unit_scope, text, text, text, text, timestamptz,
                                        timestamptz, boolean, timestamptz, text, text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reporting_findings(text, text, text, text, timestamptz, timestamptz, boolean, timestamptz, text, text,
                                              bigint) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_findings(text, text, text, text, text, text, integer, boolean, text, text, text, text, timestamptz,
+GRANT EXECUTE ON FUNCTION scoped_findings(unit_scope, text, text, text, text, timestamptz,
                                           timestamptz, boolean, timestamptz, text, text, bigint) TO evalium_app;
 
 -- A read of a submission ran five statements: BEGIN, the scope, the submission, its record with its
@@ -179,28 +181,24 @@ GRANT EXECUTE ON FUNCTION scoped_findings(text, text, text, text, text, text, in
 
 -- One submission in the scope, as the submissions table holds it: the caller selects DeliveryQueries'
 -- submissionColumns from it, as from the table.
-CREATE FUNCTION scoped_submission(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                  p_session text, p_authz_version integer, p_check_principal boolean, p_id text)
+CREATE FUNCTION scoped_submission(p_scope unit_scope, p_id text)
     RETURNS SETOF submissions
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
+        PERFORM apply_scope(p_scope);
         RETURN QUERY SELECT * FROM submissions s WHERE s.id = p_id;
     END
     $$;
 
 -- The content a submission names, in the scope, for the rare read whose content the server does not hold yet.
-CREATE FUNCTION scoped_frozen_content(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                      p_session text, p_authz_version integer, p_check_principal boolean, p_hash text)
+CREATE FUNCTION scoped_frozen_content(p_scope unit_scope, p_hash text)
     RETURNS SETOF text
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
-        RETURN QUERY SELECT c.content FROM frozen_contents c WHERE c.tenant_id = p_tenant AND c.content_hash = p_hash;
+        PERFORM apply_scope(p_scope);
+        RETURN QUERY SELECT c.content FROM frozen_contents c WHERE c.tenant_id = p_scope.tenant_id AND c.content_hash = p_hash;
     END
     $$;
 
@@ -249,27 +247,25 @@ CREATE FUNCTION submission_record(p_submission text, p_session text)
 
 -- A submission's record in the scope, in the order CorrectionQueries reads it, after appending a batch of
 -- ledger events: a read of a submission and its submission.viewed event in one statement.
-CREATE FUNCTION scoped_submission_record(p_tenant text, p_org_units text, p_org_scope_all text, p_kind text, p_principal text,
-                                         p_session text, p_authz_version integer, p_check_principal boolean,
+CREATE FUNCTION scoped_submission_record(p_scope unit_scope,
                                          p_submission text, p_submission_session text, p_batch ledger_batch)
     RETURNS SETOF submission_record_row
     LANGUAGE plpgsql VOLATILE
     AS $$
     BEGIN
-        PERFORM apply_scope(p_tenant, p_org_units, p_org_scope_all, p_kind, p_principal, p_session, p_authz_version,
-                            p_check_principal);
+        PERFORM apply_scope(p_scope);
         PERFORM ledger_append(p_batch);
         RETURN QUERY SELECT * FROM submission_record(p_submission, p_submission_session) r ORDER BY 1, 4, 8, 9;
     END
     $$;
 
-REVOKE ALL ON FUNCTION scoped_submission(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_submission(unit_scope, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scoped_frozen_content(unit_scope, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION submission_corrections(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION submission_record(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, ledger_batch) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION scoped_submission(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_frozen_content(text, text, text, text, text, text, integer, boolean, text) TO evalium_app;
+REVOKE ALL ON FUNCTION scoped_submission_record(unit_scope, text, text, ledger_batch) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION scoped_submission(unit_scope, text) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_frozen_content(unit_scope, text) TO evalium_app;
 GRANT EXECUTE ON FUNCTION submission_corrections(text[]) TO evalium_app;
 GRANT EXECUTE ON FUNCTION submission_record(text, text) TO evalium_app;
-GRANT EXECUTE ON FUNCTION scoped_submission_record(text, text, text, text, text, text, integer, boolean, text, text, ledger_batch) TO evalium_app;
+GRANT EXECUTE ON FUNCTION scoped_submission_record(unit_scope, text, text, ledger_batch) TO evalium_app;

@@ -26,8 +26,8 @@ public struct ScopedStatements: ScopedConnection {
     let frozenContents: FrozenContentCache
     private let principalCheck = FirstTime()
 
-    /// Binds the scope as the first eight parameters of a `scoped_*` function (`Scope.parameters`), asking for
-    /// the principal's check the first time.
+    /// Binds the scope as the first parameters of a `scoped_*` statement (`Scope.parameters`), asking for the
+    /// principal's check the first time.
     func bindScope(into binds: inout PostgresBindings) {
         scope.bind(into: &binds, checkingPrincipal: principalCheck.take())
     }
@@ -81,10 +81,10 @@ extension Database {
 }
 
 extension Scope {
-    /// The parameters `bind(into:checkingPrincipal:)` binds, as `apply_scope` and every `scoped_*` function take
-    /// them first. The principal's may be NULL and are cast, so a statement prepared with NULLs there keeps their
-    /// types.
-    static let parameters = "$1, $2, $3, $4::text, $5::text, $6::text, $7::integer, $8"
+    /// The parameters `bind(into:checkingPrincipal:)` binds, as the one `unit_scope` (migration 0019) that
+    /// `apply_scope` takes and every `scoped_*` function takes first. The principal's may be NULL and are cast, so a
+    /// statement prepared with NULLs there keeps their types.
+    static let parameters = "ROW($1, $2, $3, $4::text, $5::text, $6::text, $7::integer, $8)::unit_scope"
 
     /// Binds the scope as the first parameters of a statement (`parameters`); `checkingPrincipal` asks the
     /// database to check that the session or link behind it may still act.

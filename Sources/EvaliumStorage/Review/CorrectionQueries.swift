@@ -88,7 +88,7 @@ extension ScopedStatements {
         return record
     }
 
-    /// The scope's eight parameters, the submission and its session, then the batch's seventeen.
+    /// The scope, the submission and its session, then the batch.
     private static let scopedRecord = "SELECT * FROM scoped_submission_record(\(Scope.parameters), $9, $10, \(LedgerAppend.batch(from: 11)))"
 }
 
