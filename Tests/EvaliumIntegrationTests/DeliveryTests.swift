@@ -133,19 +133,10 @@ struct DeliveryTests {
                 #expect(cold.status == .ok && cold.text == asAdministrator.text, "\(cold.text)")
             }
 
-            let grant = try await client.send(
-                .post, "/v1/role-grants", json: #"{"roleId":"\#(BuiltInRole.analyst.id)","userId":"\#(operatorPerson.userId)"}"#, as: tenant.admin)
-            #expect(grant.status == .created)
-            let outOfDate = try await client.send(.get, "/v1/submissions/\(submissionId)", as: operatorPerson)
-            #expect(outOfDate.status == .unauthorized)
-            #expect(try outOfDate.json()["type"] == "urn:evalium:problem:access-token-refresh-required")
-            #expect(try await client.send(.post, "/v1/auth/logout", as: tenant.admin).status == .ok)
-            let ended = try await client.send(.get, "/v1/submissions/\(submissionId)", as: tenant.admin)
-            #expect(ended.status == .unauthorized)
-            #expect(try ended.json()["type"] == "urn:evalium:problem:unauthenticated")
+            try await TestEnvironment.expectReadRefusedOnceSessionChanges(
+                client, "/v1/submissions/\(submissionId)", reader: operatorPerson, in: tenant)
 
-            let viewed = try await server.database.transaction(.tenantWide(tenant.tenantId)) { try await $0.listLedgerEntries(limit: 500) }
-                .map(\.event.draft).filter { $0.eventType == "submission.viewed" }
+            let viewed = try await TestEnvironment.ledgerEvents(server, tenant.tenantId).filter { $0.eventType == "submission.viewed" }
             #expect(
                 viewed.map(\.actor.id) == [operatorPerson.userId, tenant.admin.userId, tenant.admin.userId].map(\.rawValue),
                 "only the reads that were answered are recorded")

@@ -60,7 +60,7 @@ struct SubjectTests {
             #expect(second["displayName"] == "Extinguisher \"B\"" && second["tags"] == ["floor-2", "red"])
             #expect(subjects.first { $0["externalRef"] == "EMP-7" }?["userId"]?.stringValue == person.userId.rawValue)
 
-            let events = try await SubjectRequests.events(server, tenant.tenantId)
+            let events = try await TestEnvironment.ledgerEvents(server, tenant.tenantId)
             #expect(events.filter { $0.eventType == "subject.created" }.count == 4)
             let imported = try #require(events.first { $0.eventType == "subjects.imported" })
             #expect(imported.payload["created"] == 4 && imported.payload["importId"] == .string(importId))
@@ -81,7 +81,7 @@ struct SubjectTests {
             let renamed = try await client.send(.get, "/v1/subjects/\(extinguisher["id"]?.stringValue ?? "")", as: tenant.admin).json()
             #expect(renamed["displayName"] == "Extinguisher (lobby)")
             #expect(try await SubjectRequests.list(client, "", as: tenant.admin).count == 4)
-            #expect(try await SubjectRequests.events(server, tenant.tenantId).contains { $0.eventType == "subject.updated" && $0.payload["changed"] == ["displayName"] })
+            #expect(try await TestEnvironment.ledgerEvents(server, tenant.tenantId).contains { $0.eventType == "subject.updated" && $0.payload["changed"] == ["displayName"] })
         }
     }
 
@@ -203,7 +203,7 @@ struct SubjectTests {
             #expect(archive.status == .ok)
             #expect(try await refs("status=archived") == ["L-1"])
             #expect(try await refs("status=active&tag=red") == ["E-1", "E-2"])
-            #expect(try await SubjectRequests.events(server, tenant.tenantId).contains { $0.eventType == "subject.archived" })
+            #expect(try await TestEnvironment.ledgerEvents(server, tenant.tenantId).contains { $0.eventType == "subject.archived" })
         }
     }
 
@@ -239,7 +239,7 @@ struct SubjectTests {
             let read = try await client.send(.get, "/v1/subjects/\(id)", as: tenant.admin)
             #expect(read.status == .ok)
             #expect(try read.json() == subject)
-            let viewed = try await SubjectRequests.events(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
+            let viewed = try await TestEnvironment.ledgerEvents(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
             #expect(viewed.count == 1)
             #expect(viewed.first?.aggregateId == id && viewed.first?.actor == LedgerActor(kind: .user, id: tenant.admin.userId.rawValue))
             #expect(viewed.first?.payload["subjectId"] == .string(id) && viewed.first?.payload["displayName"] == nil)
@@ -250,7 +250,7 @@ struct SubjectTests {
             #expect(try patched.json()["tags"] == ["night-shift"])
             let notAsset = try await client.send(.patch, "/v1/subjects/\(id)", json: #"{"asset":{"assetType":"van"}}"#, as: tenant.admin)
             #expect(notAsset.status == .unprocessableContent)
-            let updated = try await SubjectRequests.events(server, tenant.tenantId).first { $0.eventType == "subject.updated" }
+            let updated = try await TestEnvironment.ledgerEvents(server, tenant.tenantId).first { $0.eventType == "subject.updated" }
             #expect(updated?.payload["changed"] == ["displayName", "tags"])
 
             let inspector = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.inspector.id, nil)])
@@ -269,19 +269,8 @@ struct SubjectTests {
             let id = try #require(try created.json()["id"]?.stringValue)
             #expect(try await client.send(.get, "/v1/subjects/\(id)", as: assigner).status == .ok)
 
-            let grant = try await client.send(
-                .post, "/v1/role-grants", json: #"{"roleId":"\#(BuiltInRole.analyst.id)","userId":"\#(assigner.userId)"}"#, as: tenant.admin)
-            #expect(grant.status == .created)
-            let outOfDate = try await client.send(.get, "/v1/subjects/\(id)", as: assigner)
-            #expect(outOfDate.status == .unauthorized)
-            #expect(try outOfDate.json()["type"] == "urn:evalium:problem:access-token-refresh-required")
-
-            #expect(try await client.send(.post, "/v1/auth/logout", as: tenant.admin).status == .ok)
-            let ended = try await client.send(.get, "/v1/subjects/\(id)", as: tenant.admin)
-            #expect(ended.status == .unauthorized)
-            #expect(try ended.json()["type"] == "urn:evalium:problem:unauthenticated")
-
-            let viewed = try await SubjectRequests.events(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
+            try await TestEnvironment.expectReadRefusedOnceSessionChanges(client, "/v1/subjects/\(id)", reader: assigner, in: tenant)
+            let viewed = try await TestEnvironment.ledgerEvents(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
             #expect(viewed.map(\.actor.id) == [assigner.userId.rawValue], "only the read that was answered is recorded")
         }
     }
@@ -386,7 +375,7 @@ struct SubjectTests {
                 client, "external_ref,type,display_name\nE-1,location,Room\n", as: tenant.admin, contentType: "text/csv; charset=UTF-8; header=present")
             #expect(withCharset.status == .created, "\(withCharset.text)")
 
-            let events = try await SubjectRequests.events(server, tenant.tenantId)
+            let events = try await TestEnvironment.ledgerEvents(server, tenant.tenantId)
             #expect(events.filter { $0.eventType == "subjects.import.previewed" }.count == 1, "only the good upload was stored")
         }
     }
@@ -413,10 +402,5 @@ enum SubjectRequests {
         let response = try await client.send(.get, "/v1/subjects?limit=200&\(query)", as: person)
         #expect(response.status == .ok, "\(response.text)")
         return try response.json()["items"]?.arrayValue ?? []
-    }
-
-    /// Every ledger event of the tenant so far, oldest first.
-    static func events(_ server: EvaliumServer, _ tenantId: TenantID) async throws -> [LedgerEventDraft] {
-        try await server.database.transaction(.tenantWide(tenantId)) { try await $0.listLedgerEntries(limit: 500) }.map(\.event.draft)
     }
 }

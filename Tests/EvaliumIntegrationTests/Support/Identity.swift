@@ -117,6 +117,30 @@ extension TestEnvironment {
         }
     }
 
+    /// Expects `GET path` to be refused once `reader`'s access changes (a role granted after their token was
+    /// issued: the token must be refreshed) and once the administrator has signed out (the session has ended).
+    /// For reads that check the session in statements of their own rather than in a transaction.
+    static func expectReadRefusedOnceSessionChanges(
+        _ client: some TestClientProtocol, _ path: String, reader: SignedIn, in tenant: TenantWithAdmin
+    ) async throws {
+        let grant = try await client.send(
+            .post, "/v1/role-grants", json: #"{"roleId":"\#(BuiltInRole.analyst.id)","userId":"\#(reader.userId)"}"#, as: tenant.admin)
+        #expect(grant.status == .created)
+        let outOfDate = try await client.send(.get, path, as: reader)
+        #expect(outOfDate.status == .unauthorized)
+        #expect(try outOfDate.json()["type"] == "urn:evalium:problem:access-token-refresh-required")
+
+        #expect(try await client.send(.post, "/v1/auth/logout", as: tenant.admin).status == .ok)
+        let ended = try await client.send(.get, path, as: tenant.admin)
+        #expect(ended.status == .unauthorized)
+        #expect(try ended.json()["type"] == "urn:evalium:problem:unauthenticated")
+    }
+
+    /// Every ledger event of the tenant so far (500 at most), oldest first, read straight from the database.
+    static func ledgerEvents(_ server: EvaliumServer, _ tenantId: TenantID) async throws -> [LedgerEventDraft] {
+        try await server.database.transaction(.tenantWide(tenantId)) { try await $0.listLedgerEntries(limit: 500) }.map(\.event.draft)
+    }
+
     /// An org unit made by the platform operator.
     static func makeOrgUnit(_ server: EvaliumServer, tenantId: TenantID, name: String) async throws -> OrgUnitID {
         try await TenantService().createOrgUnit(
