@@ -1,6 +1,6 @@
 import EvaliumApp
 import EvaliumCore
-import EvaliumStorage
+@testable import EvaliumStorage
 import Foundation
 import Testing
 
@@ -10,28 +10,36 @@ struct LedgerTests {
     static func sealedTenant(_ database: Database, events count: Int = 3) async throws -> TenantID {
         let tenant = try await TestEnvironment.makeTenant(database).tenant.id
         for index in 0..<count {
-            try await database.transaction(.tenantWide(tenant)) { transaction in
-                try await transaction.appendLedgerEvent(
-                    LedgerEventDraft(
-                        eventType: "test.recorded", aggregateType: "test", aggregateId: "item-\(index)", orgUnitId: nil,
-                        actor: .platformOperator, payload: ["index": .number(Double(index)), "note": "café ✓"]))
-            }
+            try await append(database, tenant, index: index)
         }
         while try await database.transaction(.tenantWide(tenant), { try await $0.sealPendingLedgerEvents(limit: 1000) }) > 0 {}
         return tenant
     }
 
+    /// Appends one test event to `tenant`'s ledger.
+    static func append(_ database: Database, _ tenant: TenantID, index: Int) async throws {
+        try await database.transaction(.tenantWide(tenant)) { transaction in
+            try await transaction.appendLedgerEvent(
+                LedgerEventDraft(
+                    eventType: "test.recorded", aggregateType: "test", aggregateId: "item-\(index)", orgUnitId: nil,
+                    actor: .platformOperator, payload: ["index": .number(Double(index)), "note": "café ✓"]))
+        }
+    }
+
     /// What an attacker with superuser access does: switch the append-only triggers off, change rows,
     /// switch them back on, all in one transaction. A short lock_timeout makes this script give way
-    /// (and retry) rather than ever deadlock with the sealer and the other tests running meanwhile.
+    /// (and retry) rather than ever deadlock with the sealer and the other tests running meanwhile. It is one
+    /// statement, so the ledger's tables are locked for its run alone: as a transaction of six round trips
+    /// from a test process short of CPU it held them for seconds, and every server of the pass waited.
     static func tamper(_ statements: String...) async throws {
         let triggers = [("ledger_events", "ledger_events_refuse_update_delete"), ("ledger_seals", "ledger_seals_refuse_update_delete")]
-        let script = ["BEGIN", "SET LOCAL lock_timeout = '50ms'"]
+        let body = ["PERFORM set_config('lock_timeout', '50ms', true)"]
             + triggers.map { "ALTER TABLE \($0.0) DISABLE TRIGGER \($0.1)" } + statements
-            + triggers.map { "ALTER TABLE \($0.0) ENABLE ALWAYS TRIGGER \($0.1)" } + ["COMMIT"]
+            + triggers.map { "ALTER TABLE \($0.0) ENABLE ALWAYS TRIGGER \($0.1)" }
+        let script = "DO $tamper$ BEGIN " + body.map { $0 + "; " }.joined() + "END $tamper$"
         for attempt in 1... {
             do {
-                try await AdministrativeSQL.run(script, on: TestEnvironment.superuser, logger: TestEnvironment.logger)
+                try await AdministrativeSQL.run([script], on: TestEnvironment.superuser, logger: TestEnvironment.logger)
                 return
             } catch StorageError.unexpected(let detail) where attempt < 100 && detail.contains("55P03") {
                 try await Task.sleep(for: .milliseconds(10 * min(attempt, 10)))
@@ -85,8 +93,15 @@ struct LedgerTests {
             let tenant = try await Self.sealedTenant(database)
             let sql = statement.replacingOccurrences(of: "%@", with: tenant.rawValue)
             for prelude in ["SET session_replication_role = origin", "SET session_replication_role = replica"] {
-                await #expect(throws: StorageError.self) {
-                    try await TestEnvironment.sql(prelude, sql, as: TestEnvironment.superuser)
+                // TRUNCATE waits for every open transaction on the table, and every other server's statement on
+                // it would queue behind that wait: a short lock_timeout gives way and tries again, until the
+                // trigger itself refuses.
+                for attempt in 1... {
+                    let error = await #expect(throws: StorageError.self) {
+                        try await TestEnvironment.sql("SET lock_timeout = '50ms'", prelude, sql, as: TestEnvironment.superuser)
+                    }
+                    guard case .unexpected(let detail) = error, detail.contains("55P03"), attempt < 100 else { break }
+                    try await Task.sleep(for: .milliseconds(10 * min(attempt, 10)))
                 }
             }
             #expect(try await Self.verify(database, tenant).verified)
@@ -139,6 +154,25 @@ struct LedgerTests {
                 "DELETE FROM ledger_events WHERE id = '\(otherEventId)'", "DELETE FROM ledger_seals WHERE event_id = '\(otherEventId)'")
             let otherReport = try await Self.verify(database, other)
             #expect(otherReport.firstBreak?.contains("sequence gap") == true)
+        }
+    }
+
+    @Test("a sealer leaves a tenant to the sealer that has its turn rather than wait for it; sealing on request waits")
+    func sealerLeavesATenantInAnotherSealersTurn() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await Self.sealedTenant(database, events: 1)
+            let ledger = LedgerService(database: database)
+            try await database.transaction(.tenantWide(tenant)) { holder in
+                // Another sealer's turn on the tenant, held until this transaction ends. Taken alone: a transaction
+                // that has read the ledger's tables would keep the tamper tests' ALTER TABLE waiting meanwhile.
+                #expect(try await holder.tryAdvisoryLock("evalium.ledger.seal:\(tenant.rawValue)"))
+                try await Self.append(database, tenant, index: 1)
+                _ = try await ledger.sealPending(waitingForTurn: false)
+                #expect(try await Self.verify(database, tenant).unsealedEvents == 1, "left to the sealer that has the turn")
+            }
+            _ = try await ledger.sealPending()
+            let report = try await Self.verify(database, tenant)
+            #expect(report.unsealedEvents == 0 && report.verified)
         }
     }
 

@@ -454,7 +454,8 @@ extension Transaction {
             sequence: sequence)
     }
 
-    private func tryAdvisoryLock(_ key: String) async throws -> Bool {
+    /// Takes the transaction-scoped advisory lock named `key` if no other transaction holds it.
+    func tryAdvisoryLock(_ key: String) async throws -> Bool {
         for try await locked in try await run("SELECT pg_try_advisory_xact_lock(hashtextextended(\(key), 0))").decode(Bool.self) { return locked }
         return false
     }

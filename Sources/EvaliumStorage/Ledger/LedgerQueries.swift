@@ -74,14 +74,20 @@ extension Transaction {
 
     /// Seals up to `limit` committed events of the scope's tenant: continues the tenant's chain from its
     /// last seal, writes the seals and removes the events from the queue, all in this transaction.
-    /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock.
-    public func sealPendingLedgerEvents(limit: Int) async throws -> Int {
+    /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock. When
+    /// another has the turn, `waitingForTurn` waits for it; otherwise this seals nothing and answers 0: the
+    /// sealer that has the turn is sealing what is pending.
+    public func sealPendingLedgerEvents(limit: Int, waitingForTurn: Bool = true) async throws -> Int {
         let tenantId = try requireTenant()
         // Its statements are planned once per connection: under a stream of appends it seals a batch every few
         // milliseconds, and planning the pending read took longer than running it. The tenant is bound through a
         // sub-select so that PostgreSQL keeps the generic plans (see `PlannedStatement`).
-        try await run(
-            "SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))", plannedAs: TakeSealTurn.self)
+        if waitingForTurn {
+            try await run(
+                "SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))", plannedAs: TakeSealTurn.self)
+        } else {
+            guard try await tryAdvisoryLock("evalium.ledger.seal:\(tenantId.rawValue)") else { return 0 }
+        }
 
         var head = LedgerChainHead.genesis(tenantId)
         let headRows = try await run(
