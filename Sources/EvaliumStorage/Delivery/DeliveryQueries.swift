@@ -551,6 +551,7 @@ extension ScopedStatements {
 }
 
 extension ScopedConnection {
+    /// What every read of submissions selects, in the order `submissions(from:)` decodes by position.
     static var submissionColumns: String {
         """
         SELECT id, tenant_id, org_unit_id, session_id, assignment_id, evaluation_id, evaluation_version, kind, operator_id, batch_id,
