@@ -72,6 +72,9 @@ extension Transaction {
         try await tenantIds("SELECT id FROM ledger_tenants_awaiting_seal() AS t(id)")
     }
 
+    /// The advisory lock whose holder has the turn to seal `tenantId`'s events.
+    static func sealTurn(of tenantId: TenantID) -> String { "evalium.ledger.seal:\(tenantId.rawValue)" }
+
     /// Seals up to `limit` committed events of the scope's tenant: continues the tenant's chain from its
     /// last seal, writes the seals and removes the events from the queue, all in this transaction.
     /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock. When
@@ -83,10 +86,9 @@ extension Transaction {
         // milliseconds, and planning the pending read took longer than running it. The tenant is bound through a
         // sub-select so that PostgreSQL keeps the generic plans (see `PlannedStatement`).
         if waitingForTurn {
-            try await run(
-                "SELECT pg_advisory_xact_lock(hashtextextended('evalium.ledger.seal:' || \(tenantId.rawValue), 0))", plannedAs: TakeSealTurn.self)
+            try await run("SELECT pg_advisory_xact_lock(hashtextextended(\(Self.sealTurn(of: tenantId)), 0))", plannedAs: TakeSealTurn.self)
         } else {
-            guard try await tryAdvisoryLock("evalium.ledger.seal:\(tenantId.rawValue)") else { return 0 }
+            guard try await tryAdvisoryLock(Self.sealTurn(of: tenantId)) else { return 0 }
         }
 
         var head = LedgerChainHead.genesis(tenantId)

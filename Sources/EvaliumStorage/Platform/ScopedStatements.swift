@@ -9,9 +9,9 @@ import Synchronization
 /// A unit of work in `Database.transaction` costs four round trips before its own statements have done
 /// anything useful twice (BEGIN, the scope, COMMIT), and a read that appends its `viewed` event is five. Here
 /// each statement calls a `scoped_*` function (migration 0019) that applies the scope with `apply_scope` and
-/// then does its one piece of work, so a subject or submission read with its event is two round trips. The scope stays
-/// transaction-local: PostgreSQL runs each statement in an implicit transaction of its own, and the settings end
-/// with it, so nothing can leak to the next statement or the next borrower of the connection. The first
+/// then does its one piece of work, so a subject or submission read with its event is two round trips. The scope
+/// stays transaction-local: PostgreSQL runs each statement in an implicit transaction of its own, and the settings
+/// end with it, so nothing can leak to the next statement or the next borrower of the connection. The first
 /// statement also checks that the session or link may still act, and the later ones do not: once per unit of
 /// work, as a transaction checks once at its start (a failed first statement fails the unit of work).
 ///
