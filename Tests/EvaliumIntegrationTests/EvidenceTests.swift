@@ -240,7 +240,7 @@ struct EvidenceTests {
             let settings = TestEnvironment.configuration().evidence
             let worker = EvidenceTiering(
                 database: server.database, store: settings.store, coldAfter: .seconds(0), interval: .seconds(60), logger: TestEnvironment.logger)
-            #expect(try await worker.moveDue(at: ServerClock.now().addingTimeInterval(1)) >= 1)
+            #expect(try await worker.moveDue(of: tenant.tenantId, at: ServerClock.now().addingTimeInterval(1)) == 1)
 
             let view = try await client.send(.get, "/v1/assets/\(asset)", as: tenant.admin).json()
             #expect(view["asset"]?["storageTier"] == "cold")

@@ -59,7 +59,7 @@ struct S3EvidenceTests {
             let worker = EvidenceTiering(
                 database: server.database, store: { var c = TestEnvironment.configuration(); Self.configure(&c); return c.evidence.store }(),
                 coldAfter: .seconds(0), interval: .seconds(60), logger: TestEnvironment.logger)
-            _ = try await worker.moveDue(at: ServerClock.now().addingTimeInterval(1))
+            #expect(try await worker.moveDue(of: tenant.tenantId, at: ServerClock.now().addingTimeInterval(1)) == 1)
             let moved = try await client.send(.get, "/v1/assets/\(asset)", as: tenant.admin).json()
             #expect(moved["asset"]?["storageTier"] == "cold")
             let coldURL = try #require(moved["download"]?["url"]?.stringValue)

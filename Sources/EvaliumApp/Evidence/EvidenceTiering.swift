@@ -32,16 +32,24 @@ struct EvidenceTiering: Service {
         let cutoff = now.addingTimeInterval(-coldAfter.seconds)
         var moved = 0
         for tenant in try await database.transaction(.none, { try await $0.evidenceTenantsDueForCold(before: cutoff) }) {
-            // Keyset batches: a file that cannot be moved now is passed over, never retried in a loop, and
-            // never holds back the ones behind it.
-            var last: MediaAsset?
-            repeat {
-                let batch = try await moveBatch(of: tenant, before: cutoff, after: last)
-                moved += batch.moved
-                last = batch.last
-            } while last != nil && !Task.isCancelled
+            moved += try await moveDue(of: tenant, at: now)
             if Task.isCancelled { break }
         }
+        return moved
+    }
+
+    /// Moves one tenant's evidence due at `now`; returns how many assets moved.
+    func moveDue(of tenant: TenantID, at now: Date) async throws -> Int {
+        let cutoff = now.addingTimeInterval(-coldAfter.seconds)
+        var moved = 0
+        // Keyset batches: a file that cannot be moved now is passed over, never retried in a loop, and never
+        // holds back the ones behind it.
+        var last: MediaAsset?
+        repeat {
+            let batch = try await moveBatch(of: tenant, before: cutoff, after: last)
+            moved += batch.moved
+            last = batch.last
+        } while last != nil && !Task.isCancelled
         return moved
     }
 
