@@ -1,6 +1,5 @@
 import EvaliumCore
 import Foundation
-import NIOHTTP1
 
 /// A read the fixed-rate runs send: a GET of `path`, timed under `route`, as the holder of `token`.
 struct ReadTarget: Sendable {
@@ -21,9 +20,7 @@ struct FixedRateResult: Codable, Sendable {
     var sealerLag: Lag?
 }
 
-/// Requests started on schedule at `rate` per second, whether or not earlier ones have answered (an open
-/// loop), so a slow answer cannot hide the queue behind it; `targets` are taken in turn. A request that gets
-/// no answer (its connection failed) counts as an error.
+/// GETs of `targets`, taken in turn, at `rate` per second for `seconds` through the reader's open loop.
 struct FixedRateRun: Sendable {
     let reader: LoopbackReader
     let name: String
@@ -33,19 +30,8 @@ struct FixedRateRun: Sendable {
 
     func run() async -> FixedRateResult {
         let recorder = Recorder()
-        let interval = Duration.seconds(1) / rate
         let started = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for tick in 0..<(rate * seconds) where !targets.isEmpty {
-                try? await Task.sleep(until: started + interval * tick, clock: .continuous)
-                let target = targets[tick % targets.count]
-                group.addTask {
-                    let sent = ContinuousClock.now
-                    let status = (try? await reader.get(target.path, token: target.token)) ?? 0
-                    recorder.record("GET \(target.route)", microseconds: (ContinuousClock.now - sent).microseconds, failed: !(200..<400).contains(status))
-                }
-            }
-        }
+        await reader.run(targets, rate: rate, seconds: seconds, recorder: recorder)
         let elapsed = (ContinuousClock.now - started).seconds
         let endpoints = recorder.figures(over: elapsed)
         return FixedRateResult(
