@@ -69,13 +69,13 @@ struct Serve: AsyncParsableCommand {
         say("mail: delivered to \(mailer.destination)")
 
         let migrations = try Migration.bundled()
-        let pool = Database(endpoint: resolved.application, logger: logger)
+        let pool = Database(endpoint: resolved.application, keepingAllOpen: true, logger: logger)
         var replica: Database?
         if let url = environment["EVALIUM_REPLICA_DATABASE_URL"] {
             guard let endpoint = DatabaseEndpoint(url: url) else {
                 throw ValidationError("EVALIUM_REPLICA_DATABASE_URL is not a postgres:// URL")
             }
-            replica = Database(endpoint: endpoint, logger: logger)
+            replica = Database(endpoint: endpoint, keepingAllOpen: true, logger: logger)
             say("reporting reads: the read replica at \(endpoint.host):\(endpoint.port)")
         }
         let server = EvaliumServer(

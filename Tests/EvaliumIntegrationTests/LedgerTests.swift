@@ -159,6 +159,30 @@ struct LedgerTests {
         }
     }
 
+    @Test("a waiting sealer wakes at a commit, not at its timeout; at once for a commit made before it waited; never sooner than its spacing")
+    func commitSignalWakesAWaitingWorker() async throws {
+        let signal = CommitSignal()
+        let waiting = Task {
+            let started = ContinuousClock.now
+            await signal.wait(atMost: .seconds(30), spacedBy: .zero)
+            return ContinuousClock.now - started
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        signal.notify()
+        let woken = await waiting.value
+        #expect(woken < .seconds(5))
+
+        signal.notify()
+        let started = ContinuousClock.now
+        await signal.wait(atMost: .seconds(30), spacedBy: .milliseconds(200))
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(200) && waited < .seconds(5), "the commit was already there; the spacing still holds")
+
+        let quiet = ContinuousClock.now
+        await signal.wait(atMost: .milliseconds(300), spacedBy: .zero)
+        #expect(ContinuousClock.now - quiet >= .milliseconds(300), "without a commit, the whole timeout")
+    }
+
     @Test("a sealer leaves a tenant to the sealer that has its turn rather than wait for it; once the turn is free, sealing goes on")
     func sealerLeavesATenantInAnotherSealersTurn() async throws {
         try await TestEnvironment.withDatabase { database in

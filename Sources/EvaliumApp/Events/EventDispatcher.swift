@@ -129,18 +129,8 @@ struct EventDispatchWorker: Service {
                 if Task.isCancelled { return }
             }
         } pause: {
-            await dispatcher.database.eventDispatchSignal.wait(atMost: idleInterval)
+            await dispatcher.database.eventDispatchSignal.wait(atMost: idleInterval, spacedBy: .milliseconds(20))
         }
     }
 }
 
-extension CommitSignal {
-    /// Returns soon after a commit signalled work, or after `interval` without one, or when cancelled.
-    func wait(atMost interval: Duration) async {
-        let deadline = ContinuousClock.now + interval
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if takePending() { return }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-    }
-}

@@ -40,7 +40,7 @@ struct JetStreamBridge: Service {
                             while !Task.isCancelled, try await relay(tenant) == Self.relayBatch {}
                         }
                     } pause: {
-                        await database.eventRelaySignal.wait(atMost: settings.idleInterval)
+                        await database.eventRelaySignal.wait(atMost: settings.idleInterval, spacedBy: .milliseconds(20))
                     }
                 }
                 group.addTask {

@@ -36,11 +36,7 @@ struct LedgerSealer: Service {
     /// statements per tenant): a fifth of PostgreSQL's CPU under subject reads. A pass every `idleInterval` seals
     /// what that interval appended, at most that much later.
     private func waitForWork() async {
-        let deadline = ContinuousClock.now + idleInterval * 20
-        repeat {
-            try? await Task.sleep(for: idleInterval)
-            if database.ledgerAppendSignal.takePending() { return }
-        } while ContinuousClock.now < deadline && !Task.isCancelled
+        await database.ledgerAppendSignal.wait(atMost: idleInterval * 20, spacedBy: idleInterval)
     }
 }
 
