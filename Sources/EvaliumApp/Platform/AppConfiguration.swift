@@ -17,10 +17,8 @@ public struct AppConfiguration: Sendable {
     /// Run the ledger sealer and maintenance in this process.
     public var runBackgroundWorkers = true
     /// The sealer's pace: it passes at most this often, sealing together what was appended in between, and looks
-    /// every twenty of these when nothing was appended. A pass costs six statements per tenant with pending events,
-    /// however few: at 250 submission reads a second over ten tenants, passes every 50 ms found an event in most
-    /// tenants each time, some 1,200 statements a second beside the reads' 750.
-    public var sealerIdleInterval: Duration = .milliseconds(200)
+    /// every twenty of these when nothing was appended.
+    public var sealerIdleInterval: Duration = .milliseconds(50)
     public var sealerBatchSize = 1000
     /// How often the reporting projection looks for sealed events it has not read; nil runs no projector in
     /// this process (another server's keeps the projections current).
