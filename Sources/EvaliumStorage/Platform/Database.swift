@@ -27,9 +27,9 @@ public final class Database: Sendable {
         // after a while idle (for connections above the minimum) and one to ping it while idle. A timer is a few
         // tasks and a clock sleep that stays scheduled after it is cancelled, and a connection goes back once per
         // request: the timers were a fifth of the server's CPU under reads (1.4 → 1.1 ms a request), and a server
-        // went on firing the cancelled ones for a minute after the requests stopped. A pool kept whole needs no idle timers (and no
-        // request waits for a new backend to start), and no connection is pinged: one that died fails its next
-        // statement, and the pool opens another.
+        // went on firing the cancelled ones for a minute after the requests stopped. A pool kept whole needs no
+        // idle timers (and no request waits for a new backend to start), and no connection is pinged: one that
+        // died fails its next statement, and the pool opens another.
         configuration.options.minimumConnections = keepingAllOpen ? maximumConnections : 0
         configuration.options.keepAliveBehavior = nil
         // JIT compiling a plan costs 10–15 ms, paid again by every statement whose estimate passes
