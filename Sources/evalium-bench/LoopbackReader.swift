@@ -75,8 +75,9 @@ final class LoopbackReader: Sendable {
         var sent = 0
         var settled = 0
         var connectionsInUseOrOpening = 0
-        /// Requests due while every connection was busy and no more may be opened, oldest first.
-        var waiting: [(target: ReadTarget, due: NIODeadline)] = []
+        /// Requests due while every connection was busy and no more may be opened, oldest first. Thousands wait when
+        /// the open loop asks more than the server answers, so taking the oldest must not shift the rest.
+        var waiting = CircularBuffer<(target: ReadTarget, due: NIODeadline)>()
 
         init(reader: LoopbackReader, targets: [ReadTarget], rate: Int, total: Int, recorder: Recorder, finished: EventLoopPromise<Void>) {
             self.reader = reader
