@@ -13,7 +13,7 @@ import Logging
 /// - ledger events are the template submissions' own events (finalised, findings, review, views) with the
 ///   new ids, plus `submission.viewed` reads up to the wanted count, appended through
 ///   `Transaction.appendLedgerEvents` (the real canonical bytes and leaf hashes) and sealed by
-///   `Transaction.sealPendingLedgerEvents` (the real chain), so `evalium ledger verify` checks a chain no
+///   `Database.sealPendingLedgerEvents` (the real chain), so `evalium ledger verify` checks a chain no
 ///   different from one the server built.
 struct BulkSeeder {
     let application: DatabaseEndpoint
@@ -92,14 +92,8 @@ struct BulkSeeder {
             appending.finish()
 
             say("sealing them into the tenant's chain")
-            var sealed = 0
             let sealing = ProgressBar(total: total)
-            while true {
-                let count = try await database.transaction(scope) { try await $0.sealPendingLedgerEvents(limit: 20_000) }
-                guard count > 0 else { break }
-                sealed += count
-                sealing.show(sealed)
-            }
+            _ = try await database.sealPendingLedgerEvents(eventsPerTenant: 20_000, progress: sealing.show)
             sealing.finish()
         }
     }

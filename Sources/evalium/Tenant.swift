@@ -38,7 +38,7 @@ struct TenantCommand: AsyncParsableCommand {
                     }
                     let created = try await TenantService().createTenant(name: name, admin: admin, actor: .platformOperator, runner: pool)
                     // No server may be running to seal the new events: seal them before exiting.
-                    _ = try await LedgerService(database: pool).sealPending()
+                    _ = try await pool.sealPendingLedgerEvents()
                     return created
                 }
                 say("created tenant \(created.tenant.id) (\(created.tenant.name))")

@@ -311,7 +311,7 @@ struct CorrectionTests {
                 "submission.finalised", "submission.approval.refused", "submission.rejected",
             ])
 
-            _ = try await LedgerService(database: server.database).sealPending()
+            _ = try await server.database.sealPendingLedgerEvents()
             let verification = try await client.send(.get, "/v1/ledger/verification", as: tenant.admin).json()
             #expect(verification["verified"] == true, "\(verification)")
         }

@@ -12,7 +12,7 @@ struct LedgerTests {
         for index in 0..<count {
             try await append(database, tenant, index: index)
         }
-        while try await database.transaction(.tenantWide(tenant), { try await $0.sealPendingLedgerEvents(limit: 1000) }) > 0 {}
+        _ = try await database.sealPendingLedgerEvents()
         return tenant
     }
 
@@ -187,21 +187,61 @@ struct LedgerTests {
     func sealerLeavesATenantInAnotherSealersTurn() async throws {
         try await TestEnvironment.withDatabase { database in
             let tenant = try await Self.sealedTenant(database, events: 1)
-            func seal(waitingForTurn: Bool) async throws -> Int {
-                try await database.transaction(.tenantWide(tenant)) { try await $0.sealPendingLedgerEvents(limit: 1000, waitingForTurn: waitingForTurn) }
+            func seal(waitingForTurn: Bool) async throws {
+                _ = try await database.sealPendingLedgerEvents(waitingForTurn: waitingForTurn)
             }
             try await database.transaction(.tenantWide(tenant)) { holder in
                 // Another sealer's turn on the tenant, held until this transaction ends. Taken alone: a transaction
                 // that has read the ledger's tables would keep the tamper tests' ALTER TABLE waiting meanwhile.
                 #expect(try await holder.tryAdvisoryLock(Transaction.sealTurn(of: tenant)))
                 try await Self.append(database, tenant, index: 1)
-                #expect(try await seal(waitingForTurn: false) == 0)
+                try await seal(waitingForTurn: false)
                 #expect(try await Self.verify(database, tenant).unsealedEvents == 1, "left to the sealer that has the turn")
             }
             // Other servers' sealers of the pass seal this tenant too, so whichever has the turn now seals it.
-            _ = try await seal(waitingForTurn: true)
+            try await seal(waitingForTurn: true)
             let report = try await Self.verify(database, tenant)
             #expect(report.unsealedEvents == 0 && report.verified)
+        }
+    }
+
+    @Test("a seal computed from a head that has since moved is not written, nor one for an event the tenant has not queued")
+    func sealWriteChecksItsHeadAndQueue() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenant = try await Self.sealedTenant(database)
+            let other = try await Self.sealedTenant(database)
+            let head = try await Self.verify(database, tenant).headSequence
+            let hash = "'\\x" + String(repeating: "ab", count: 32) + "'::bytea"
+            func writeSeal(after sequence: Int64, eventId: String) async throws -> [[String?]] {
+                try await TestEnvironment.sql(
+                    """
+                    SELECT tenant, sealed::text FROM ledger_write_seals(false, ARRAY['\(tenant)'], ARRAY[\(sequence)]::bigint[],
+                        ARRAY[1], ARRAY['\(eventId)'], ARRAY[\(hash)], ARRAY[\(hash)])
+                    """, as: TestEnvironment.application)
+            }
+
+            let stale = try await writeSeal(after: head - 1, eventId: "evt_\(ULID().text)")
+            #expect(stale == [[tenant.rawValue, "0"]], "another sealer moved the chain since: left for the next read")
+            // The other tenant's first event, sealed there; in this tenant's chain it would be a forged entry.
+            await #expect(throws: StorageError.self) { _ = try await writeSeal(after: head, eventId: try await Self.firstEventId(other)) }
+
+            let report = try await Self.verify(database, tenant)
+            #expect(report.verified && report.headSequence == head)
+        }
+    }
+
+    @Test("one sealer pass seals the pending events of several tenants, each in its own chain")
+    func onePassSealsSeveralTenants() async throws {
+        try await TestEnvironment.withDatabase { database in
+            let tenants = [try await Self.sealedTenant(database), try await Self.sealedTenant(database)]
+            for (offset, tenant) in tenants.enumerated() {
+                for index in 0...offset { try await Self.append(database, tenant, index: 10 + index) }
+            }
+            _ = try await database.sealPendingLedgerEvents(eventsPerTenant: 1)
+            for (offset, tenant) in tenants.enumerated() {
+                let report = try await Self.verify(database, tenant)
+                #expect(report.verified && report.unsealedEvents == 0 && report.sealedEventsChecked == 5 + offset + 1)
+            }
         }
     }
 

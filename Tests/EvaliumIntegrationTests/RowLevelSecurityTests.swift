@@ -85,7 +85,7 @@ struct RowLevelSecurityTests {
                 try await transaction.completeIdempotencyClaim(
                     claim, response: StoredResponse(status: 201, contentType: nil, location: nil, body: []), retention: .seconds(60))
             }
-            _ = try await database.transaction(.tenantWide(theirs.tenant.id)) { try await $0.sealPendingLedgerEvents(limit: 100) }
+            _ = try await database.sealPendingLedgerEvents()
             try await database.transaction(.tenantWide(theirs.tenant.id)) { transaction in
                 try await transaction.appendLedgerEvent(
                     LedgerEventDraft(eventType: "test.recorded", aggregateType: "test", aggregateId: "queued", orgUnitId: nil,

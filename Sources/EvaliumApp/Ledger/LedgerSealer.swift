@@ -26,15 +26,15 @@ struct LedgerSealer: Service {
     /// while: in the test pass, where some fifty servers seal the same tenants, backends waited up to 30 s on
     /// those turns, and requests of servers with a small pool waited out their deadline behind them.
     func sealEverythingPending() async throws {
-        let sealed = try await LedgerService(database: database).sealPending(batchSize: batchSize, waitingForTurn: false)
+        let sealed = try await database.sealPendingLedgerEvents(eventsPerTenant: batchSize, waitingForTurn: false)
         if sealed > 0 { metrics.recordSealPass(sealed: sealed) }
     }
 
     /// Returns when a commit appended events, after a while without any, or when cancelled; never sooner than
     /// `idleInterval` after the last pass. Under a stream of appends a pass per commit sealed a handful of events
-    /// each time at the full price of a pass (finding the tenants with pending events, then a transaction of six
-    /// statements per tenant): a fifth of PostgreSQL's CPU under subject reads. A pass every `idleInterval` seals
-    /// what that interval appended, at most that much later.
+    /// each time at the full price of a pass: a fifth of PostgreSQL's CPU under subject reads, when a pass was a
+    /// transaction of eight statements per tenant (two statements in all since migration 0021). A pass every
+    /// `idleInterval` seals what that interval appended, at most that much later.
     private func waitForWork() async {
         await database.ledgerAppendSignal.wait(atMost: idleInterval * 20, spacedBy: idleInterval)
     }

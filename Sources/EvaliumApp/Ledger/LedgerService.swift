@@ -38,40 +38,6 @@ public struct LedgerService: Sendable {
         }
     }
 
-    /// Seals every tenant's committed, unsealed events, in batches of `batchSize` per transaction,
-    /// working on up to `parallelTenants` tenants at once (each tenant's chain is still sealed by one
-    /// transaction at a time); returns how many were sealed. The sealer worker calls this, and so do
-    /// CLI commands that append. Unless `waitingForTurn`, a tenant another sealer is sealing is left to it.
-    public func sealPending(batchSize: Int = 1000, parallelTenants: Int = 4, waitingForTurn: Bool = true) async throws -> Int {
-        let tenants = try await database.transaction(.none) { try await $0.ledgerTenantsAwaitingSeal() }
-        return try await withThrowingTaskGroup(of: Int.self) { group in
-            var pending = tenants.makeIterator()
-            var total = 0
-            for _ in 0..<parallelTenants {
-                guard let tenantId = pending.next() else { break }
-                group.addTask { try await sealTenant(tenantId, batchSize: batchSize, waitingForTurn: waitingForTurn) }
-            }
-            while let sealed = try await group.next() {
-                total += sealed
-                if let tenantId = pending.next() {
-                    group.addTask { try await sealTenant(tenantId, batchSize: batchSize, waitingForTurn: waitingForTurn) }
-                }
-            }
-            return total
-        }
-    }
-
-    private func sealTenant(_ tenantId: TenantID, batchSize: Int, waitingForTurn: Bool) async throws -> Int {
-        var total = 0
-        while true {
-            let sealed = try await database.transaction(.tenantWide(tenantId)) { transaction in
-                try await transaction.sealPendingLedgerEvents(limit: batchSize, waitingForTurn: waitingForTurn)
-            }
-            total += sealed
-            if sealed < batchSize { return total }
-        }
-    }
-
     /// Every tenant id, for verifying the whole ledger.
     public func allTenantIds() async throws -> [TenantID] {
         try await database.transaction(.none) { try await $0.platformTenantIds() }

@@ -67,71 +67,9 @@ extension Transaction {
         return entries
     }
 
-    /// Tenants with committed events not yet sealed (ids only).
-    public func ledgerTenantsAwaitingSeal() async throws -> [TenantID] {
-        try await tenantIds("SELECT id FROM ledger_tenants_awaiting_seal() AS t(id)")
-    }
-
-    /// The advisory lock whose holder has the turn to seal `tenantId`'s events.
+    /// The advisory lock whose holder has the turn to seal `tenantId`'s events: the key `ledger_write_seals`
+    /// (migration 0021) takes.
     static func sealTurn(of tenantId: TenantID) -> String { "evalium.ledger.seal:\(tenantId.rawValue)" }
-
-    /// Seals up to `limit` committed events of the scope's tenant: continues the tenant's chain from its
-    /// last seal, writes the seals and removes the events from the queue, all in this transaction.
-    /// Sealers of the same tenant (several servers) take turns on a transaction-scoped advisory lock. When
-    /// another has the turn, `waitingForTurn` waits for it; otherwise this seals nothing and answers 0: the
-    /// sealer that has the turn is sealing what is pending.
-    public func sealPendingLedgerEvents(limit: Int, waitingForTurn: Bool = true) async throws -> Int {
-        let tenantId = try requireTenant()
-        // Its statements are planned once per connection: under a stream of appends it seals a batch every few
-        // milliseconds, and planning the pending read took longer than running it. The tenant is bound through a
-        // sub-select so that PostgreSQL keeps the generic plans (see `PlannedStatement`).
-        if waitingForTurn {
-            try await run("SELECT pg_advisory_xact_lock(hashtextextended(\(Self.sealTurn(of: tenantId)), 0))", plannedAs: TakeSealTurn.self)
-        } else {
-            guard try await tryAdvisoryLock(Self.sealTurn(of: tenantId)) else { return 0 }
-        }
-
-        var head = LedgerChainHead.genesis(tenantId)
-        let headRows = try await run(
-            "SELECT sequence, chain_hash FROM ledger_seals WHERE tenant_id = (SELECT \(tenantId.rawValue)::text) ORDER BY sequence DESC LIMIT 1",
-            plannedAs: ChainHead.self)
-        for try await row in headRows {
-            let (sequence, chainHash) = try row.decode((Int64, ByteBuffer).self)
-            head = LedgerChainHead(sequence: sequence, chainHash: Array(buffer: chainHash))
-        }
-
-        let pendingRows = try await run(
-            """
-            SELECT q.event_id, e.leaf_hash
-            FROM ledger_seal_queue q JOIN ledger_events e ON e.id = q.event_id
-            WHERE q.tenant_id = (SELECT \(tenantId.rawValue)::text)
-            ORDER BY q.event_id
-            LIMIT \(limit)
-            """, plannedAs: PendingSeals.self)
-        var pending: [(id: LedgerEventID, leafHash: [UInt8])] = []
-        for try await row in pendingRows {
-            let cells = row.makeRandomAccess()
-            pending.append((LedgerEventID(unchecked: try cells[0].decode(String.self)), Array(buffer: try cells[1].decode(ByteBuffer.self))))
-        }
-        guard !pending.isEmpty else { return 0 }
-
-        let seals = head.sealing(pending, tenantId: tenantId)
-        let eventIds = seals.map(\.eventId.rawValue)
-        try await run(
-            """
-            INSERT INTO ledger_seals (tenant_id, sequence, event_id, leaf_hash, chain_hash)
-            SELECT \(tenantId.rawValue), sequence, event_id, leaf_hash, chain_hash
-            FROM unnest(\(seals.map(\.sequence))::bigint[], \(eventIds)::text[],
-                        \(seals.map { ByteBuffer(bytes: $0.leafHash) })::bytea[],
-                        \(seals.map { ByteBuffer(bytes: $0.chainHash) })::bytea[])
-                 AS s(sequence, event_id, leaf_hash, chain_hash)
-            """, plannedAs: InsertSeals.self)
-        // The sealed ids are bound as they are, and PostgreSQL plans for each batch: through a sub-select it cannot
-        // hash the list, and its generic plan then compared every queued row with every id (53 s for a batch
-        // of 20,000 behind a queue of 200,000).
-        try await run("DELETE FROM ledger_seal_queue WHERE event_id = ANY(\(eventIds)::text[])", plannedAs: DequeueSealed.self)
-        return seals.count
-    }
 
     /// Recomputes the scope tenant's whole chain from the stored bytes, in sequence order, streaming.
     ///
@@ -381,8 +319,3 @@ struct LedgerAppend {
 
 private enum AppendLedgerEvents: PlannedStatement {}
 private enum ScopedAppendLedgerEvents: PlannedStatement {}
-private enum ChainHead: PlannedStatement {}
-private enum DequeueSealed: PlannedStatement {}
-private enum InsertSeals: PlannedStatement {}
-private enum PendingSeals: PlannedStatement {}
-private enum TakeSealTurn: PlannedStatement {}
