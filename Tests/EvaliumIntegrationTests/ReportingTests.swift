@@ -105,6 +105,29 @@ struct ReportingTests {
         }
     }
 
+    @Test("reads move the projection's checkpoint past them and change no row; a checkpoint moved meanwhile is not moved back")
+    func readsAreSkipped() async throws {
+        try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
+            let tenant = try await Self.history(client, server)
+            try await Self.caughtUp(tenant.tenantId)
+            let projected = try await Self.dump(tenant.tenantId)
+            let submission = try #require(
+                try await client.send(.get, "/v1/reporting/submissions", as: tenant.admin).json()["items"]?.arrayValue.first?["submissionId"]?.stringValue)
+            for _ in 0..<3 { _ = try await client.send(.get, "/v1/submissions/\(submission)", as: tenant.admin) }
+            try await Self.caughtUp(tenant.tenantId)
+            #expect(try await Self.dump(tenant.tenantId) == projected)
+
+            let head = try await TestEnvironment.sql(
+                "SELECT last_sequence::text FROM reporting.checkpoints WHERE tenant_id = '\(tenant.tenantId)'", as: TestEnvironment.superuser)
+            let checkpoint = try #require(head.first?.first?.flatMap { Int64($0) })
+            let moved = try await server.database.scopedStatements(.none) {
+                try await $0.skipReportingCheckpoints([(tenant.tenantId, checkpoint - 1, 1)])
+            }
+            #expect(moved.isEmpty, "the checkpoint is no longer where that pass read it")
+            try await Self.caughtUp(tenant.tenantId)
+        }
+    }
+
     @Test("findings are exactly the current finding.detected events with their ledger ids; voided work and other tenants stay out")
     func findingsAPI() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in

@@ -22,14 +22,37 @@ struct ReportingProjector: Sendable {
             let events = try await transaction.sealedEvents(after: checkpoint, limit: limit)
             guard let last = events.last else { return 0 }
             var seen = Set<String>()
-            // A read changes nothing a projection holds, and every read of a submission appends one.
-            let changed = events.filter {
-                $0.aggregateType == "submission" && !CorrectionService.viewEvents.contains($0.eventType) && seen.insert($0.aggregateId).inserted
-            }
+            let changed = events.filter { Self.changesProjection($0) && seen.insert($0.aggregateId).inserted }
             try await project(changed.map { SubmissionID(unchecked: $0.aggregateId) }, tenant: tenant, in: transaction)
             try await transaction.saveReportingCheckpoint(last.sequence)
             return events.count
         }
+    }
+
+    /// Whether `event` can change a projection: an event about a submission, other than a read of it (a read
+    /// changes nothing a projection holds, and every read of a submission appends one).
+    static func changesProjection(_ event: SealedEventRef) -> Bool {
+        event.aggregateType == "submission" && !CorrectionService.viewEvents.contains(event.eventType)
+    }
+
+    /// One pass over the tenants whose sealed ledger is ahead of their checkpoint (up to `tenantsPerPass`): their
+    /// new events are read in one statement; the checkpoints of tenants whose events change no projection (reads,
+    /// mostly) move past them in one more; each other tenant is caught up (`catchUp`). Answers whether a tenant
+    /// had more than the pass read, or more tenants were behind than it took.
+    func followLedger(tenantsPerPass: Int = 50) async throws -> Bool {
+        let work = try await database.scopedStatements(.none) {
+            try await $0.reportingLedgerWork(eventsPerTenant: Self.batchSize, tenants: tenantsPerPass)
+        }
+        let unchanging = work.filter { !$0.events.contains(where: Self.changesProjection) }
+        let skips = unchanging.compactMap { tenant in tenant.events.last.map { (tenant.tenantId, tenant.checkpoint, $0.sequence) } }
+        if !skips.isEmpty {
+            _ = try await database.scopedStatements(.none) { try await $0.skipReportingCheckpoints(skips) }
+        }
+        for tenant in work where tenant.events.contains(where: Self.changesProjection) {
+            // Shutdown is checked between batches, so a server stops within one batch of work.
+            while !Task.isCancelled, try await catchUp(tenant.tenantId) == Self.batchSize {}
+        }
+        return work.count == tenantsPerPass || unchanging.contains { $0.events.count == Self.batchSize }
     }
 
     /// Recomputes every projection of `tenant` from durable truth, `pageSize` submissions per transaction and
@@ -127,11 +150,7 @@ struct ReportingWorker: Service {
 
     func run() async {
         await repeatUntilShutdown(name: "reporting projection", logger: logger) {
-            for tenant in try await projector.database.transaction(.none, { try await $0.reportingTenantsBehind() }) {
-                // Shutdown is checked between batches, so a server stops within one batch of work.
-                while !Task.isCancelled, try await projector.catchUp(tenant) == ReportingProjector.batchSize {}
-                if Task.isCancelled { return }
-            }
+            while !Task.isCancelled, try await projector.followLedger() {}
         } pause: {
             try? await Task.sleep(for: interval)
         }

@@ -13,14 +13,6 @@ public struct SealedEventRef: Sendable {
 extension Transaction {
     // MARK: Following the ledger
 
-    /// Tenants whose sealed ledger is ahead of their projection checkpoint.
-    public func reportingTenantsBehind() async throws -> [TenantID] {
-        let rows = try await run("SELECT id FROM reporting_tenants_behind() AS t(id)")
-        var tenants: [TenantID] = []
-        for try await id in rows.decode(String.self) { tenants.append(TenantID(unchecked: id)) }
-        return tenants
-    }
-
     /// The last sealed sequence the scope's tenant's projection has read, with the tenant's projection lock
     /// held for this transaction so two projectors (two servers) take turns. With `skipIfBusy`, nil when
     /// another projector holds it: that one is catching the tenant up already, and waiting would only hold a
@@ -267,7 +259,54 @@ public struct ItemAnalytics: Codable, Sendable, Hashable {
     public var averageSeconds: Double?
 }
 
+/// A tenant's sealed events after its projection checkpoint, as one pass of the projector read them.
+public struct ReportingLedgerWork: Sendable {
+    public let tenantId: TenantID
+    public let checkpoint: Int64
+    public var events: [SealedEventRef]
+}
+
 extension ScopedStatements {
+    /// The checkpoint of each of up to `tenants` tenants whose sealed ledger is ahead of it, with up to
+    /// `eventsPerTenant` of the sealed events after it, in chain order: one statement for every tenant
+    /// (`reporting_ledger_work`, migration 0022), each tenant read under its own scope.
+    public func reportingLedgerWork(eventsPerTenant: Int, tenants: Int) async throws -> [ReportingLedgerWork] {
+        let rows = try await run(
+            "SELECT * FROM reporting_ledger_work(\(Int32(clamping: eventsPerTenant)), \(Int32(clamping: tenants)))",
+            plannedAs: ReadReportingWork.self)
+        var work: [ReportingLedgerWork] = []
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let tenantId = TenantID(unchecked: try cells[0].decode(String.self))
+            let event = SealedEventRef(
+                sequence: try cells[2].decode(Int64.self), eventType: try cells[3].decode(String.self),
+                aggregateType: try cells[4].decode(String.self), aggregateId: try cells[5].decode(String.self))
+            if work.last?.tenantId == tenantId {
+                work[work.count - 1].events.append(event)
+            } else {
+                work.append(ReportingLedgerWork(tenantId: tenantId, checkpoint: try cells[1].decode(Int64.self), events: [event]))
+            }
+        }
+        return work
+    }
+
+    /// Moves each tenant's checkpoint from `from` to `to`, past events that change no projection, in one
+    /// statement (`reporting_skip_to`): only where no other projector has the tenant's turn and the checkpoint
+    /// is still `from`. Answers the tenants whose checkpoint moved.
+    public func skipReportingCheckpoints(_ moves: [(tenantId: TenantID, from: Int64, to: Int64)]) async throws -> Set<TenantID> {
+        let rows = try await run(
+            """
+            SELECT tenant, moved FROM reporting_skip_to(
+                \(moves.map(\.tenantId.rawValue))::text[], \(moves.map(\.from))::bigint[], \(moves.map(\.to))::bigint[])
+            """, plannedAs: SkipReportingCheckpoints.self)
+        var moved: Set<TenantID> = []
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            if try cells[1].decode(Bool.self) { moved.insert(TenantID(unchecked: try cells[0].decode(String.self))) }
+        }
+        return moved
+    }
+
     /// Findings by detection time (then submission and item), after `filter.after`, in one statement that
     /// applies the scope itself (`scoped_findings`).
     public func listFindings(_ filter: FindingFilter) async throws -> [FindingFact] {
@@ -458,4 +497,6 @@ extension FindingFact {
     }
 }
 
+private enum ReadReportingWork: PlannedStatement {}
 private enum ScopedFindings: PlannedStatement {}
+private enum SkipReportingCheckpoints: PlannedStatement {}
