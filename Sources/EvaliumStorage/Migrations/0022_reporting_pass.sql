@@ -11,7 +11,9 @@
 -- projector's scope before), so the row-level policies still confine them to the tenant.
 
 -- The checkpoint of each of up to p_tenants tenants behind, with up to p_events_per_tenant of the sealed events
--- after it, in chain order.
+-- after it, in chain order. Sequences are gapless, so those are the sequences up to the checkpoint plus
+-- p_events_per_tenant, and saying so keeps the kept plan an index range: rated as more than the checkpoint
+-- alone, a third of the tenant's seals, it was a bitmap of every seal after the checkpoint, then a sort.
 CREATE OR REPLACE FUNCTION reporting_ledger_work(p_events_per_tenant integer, p_tenants integer)
     RETURNS TABLE (tenant text, checkpoint_sequence bigint, sealed_sequence bigint, sealed_event_type text,
                    sealed_aggregate_type text, sealed_aggregate_id text)
@@ -24,7 +26,8 @@ CREATE OR REPLACE FUNCTION reporting_ledger_work(p_events_per_tenant integer, p_
             RETURN QUERY
             SELECT tenant, checkpoint_sequence, s.sequence, e.event_type, e.aggregate_type, e.aggregate_id
             FROM ledger_seals s JOIN ledger_events e ON e.id = s.event_id
-            WHERE s.tenant_id = (SELECT tenant) AND s.sequence > checkpoint_sequence
+            WHERE s.tenant_id = (SELECT tenant)
+              AND s.sequence > checkpoint_sequence AND s.sequence <= checkpoint_sequence + p_events_per_tenant
             ORDER BY s.sequence
             LIMIT p_events_per_tenant;
         END LOOP;
