@@ -3,11 +3,11 @@ import NIOCore
 import PostgresNIO
 
 /// What one sealer pass did: how many events it sealed, and whether another pass should follow at once.
-public struct LedgerSealPass: Sendable {
-    public let sealed: Int
+struct LedgerSealPass: Sendable {
+    let sealed: Int
     /// A sealed tenant had more pending than a pass takes, more tenants were waiting than a pass takes, or (when
     /// waiting for turns) a tenant's chain moved between the pass's read and its write.
-    public let hasMore: Bool
+    let hasMore: Bool
 }
 
 extension Database {
