@@ -193,7 +193,8 @@ struct LedgerTests {
             try await database.transaction(.tenantWide(tenant)) { holder in
                 // Another sealer's turn on the tenant, held until this transaction ends. Taken alone: a transaction
                 // that has read the ledger's tables would keep the tamper tests' ALTER TABLE waiting meanwhile.
-                #expect(try await holder.tryAdvisoryLock(Transaction.sealTurn(of: tenant)))
+                // The key `ledger_write_seals` (migration 0021) takes a tenant's turn on.
+                #expect(try await holder.tryAdvisoryLock("evalium.ledger.seal:\(tenant.rawValue)"))
                 try await Self.append(database, tenant, index: 1)
                 try await seal(waitingForTurn: false)
                 #expect(try await Self.verify(database, tenant).unsealedEvents == 1, "left to the sealer that has the turn")

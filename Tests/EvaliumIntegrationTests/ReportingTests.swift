@@ -38,6 +38,13 @@ struct ReportingTests {
         Issue.record("the projection did not catch up with tenant \(tenant)")
     }
 
+    /// `history`, once the projection has caught up with it.
+    static func projectedHistory(_ client: some TestClientProtocol, _ server: EvaliumServer) async throws -> TenantWithAdmin {
+        let tenant = try await history(client, server)
+        try await caughtUp(tenant.tenantId)
+        return tenant
+    }
+
     /// A tenant's worth of history: approvals, a rejection and its rework, an amendment that raises a
     /// finding, a void, and a quiz whose wrong answer is corrected.
     static func history(_ client: some TestClientProtocol, _ server: EvaliumServer) async throws -> TenantWithAdmin {
@@ -70,8 +77,7 @@ struct ReportingTests {
     @Test("the incremental projection and a full rebuild produce identical tables; a replayed ledger changes nothing")
     func incrementalEqualsRebuild() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
-            let tenant = try await Self.history(client, server)
-            try await Self.caughtUp(tenant.tenantId)
+            let tenant = try await Self.projectedHistory(client, server)
             let incremental = try await Self.dump(tenant.tenantId)
             #expect(incremental.filter { $0.first == "submission_facts" }.count == 5)
 
@@ -89,8 +95,7 @@ struct ReportingTests {
     @Test("a projector stopped after one batch is resumed by another without duplicating or losing a row")
     func resumesAfterAStop() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
-            let tenant = try await Self.history(client, server)
-            try await Self.caughtUp(tenant.tenantId)
+            let tenant = try await Self.projectedHistory(client, server)
             let expected = try await Self.dump(tenant.tenantId)
             try await TestEnvironment.sql(
                 "DELETE FROM reporting.findings WHERE tenant_id = '\(tenant.tenantId)'",
@@ -108,8 +113,7 @@ struct ReportingTests {
     @Test("reads move the projection's checkpoint past them and change no row; a checkpoint moved meanwhile is not moved back")
     func readsAreSkipped() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
-            let tenant = try await Self.history(client, server)
-            try await Self.caughtUp(tenant.tenantId)
+            let tenant = try await Self.projectedHistory(client, server)
             let projected = try await Self.dump(tenant.tenantId)
             let submission = try #require(
                 try await client.send(.get, "/v1/reporting/submissions", as: tenant.admin).json()["items"]?.arrayValue.first?["submissionId"]?.stringValue)
@@ -131,8 +135,7 @@ struct ReportingTests {
     @Test("findings are exactly the current finding.detected events with their ledger ids; voided work and other tenants stay out")
     func findingsAPI() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
-            let tenant = try await Self.history(client, server)
-            try await Self.caughtUp(tenant.tenantId)
+            let tenant = try await Self.projectedHistory(client, server)
             let analyst = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
             let findings = try await client.send(.get, "/v1/reporting/findings", as: analyst).json()["items"]?.arrayValue ?? []
             #expect(findings.count == 2, "the rework's finding and the amendment's finding")
@@ -190,8 +193,7 @@ struct ReportingTests {
     @Test("an export names the ledger state it was read at and ends with the SHA-256 of its rows")
     func exportManifest() async throws {
         try await TestEnvironment.withServer(configure: TestEnvironment.withReportingProjector) { client, server in
-            let tenant = try await Self.history(client, server)
-            try await Self.caughtUp(tenant.tenantId)
+            let tenant = try await Self.projectedHistory(client, server)
             let analyst = try await TestEnvironment.makeUser(client, server, in: tenant, roles: [(BuiltInRole.analyst.id, nil)])
             let response = try await client.send(.get, "/v1/reporting/exports/submissions.csv?includeVoided=false", as: analyst)
             #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/csv") == true)

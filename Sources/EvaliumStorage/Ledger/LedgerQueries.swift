@@ -67,10 +67,6 @@ extension Transaction {
         return entries
     }
 
-    /// The advisory lock whose holder has the turn to seal `tenantId`'s events: the key `ledger_write_seals`
-    /// (migration 0021) takes.
-    static func sealTurn(of tenantId: TenantID) -> String { "evalium.ledger.seal:\(tenantId.rawValue)" }
-
     /// Recomputes the scope tenant's whole chain from the stored bytes, in sequence order, streaming.
     ///
     /// Rebuilding an event's canonical bytes from its columns is nearly all the cost, and each entry is
