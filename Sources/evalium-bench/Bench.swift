@@ -113,6 +113,7 @@ struct LoadCommand: AsyncParsableCommand {
         let findings = seeded.prefix(10).map { ReadTarget(path: "/v1/reporting/findings?limit=50", route: "/v1/reporting/findings", token: $0.adminToken) }
         var fixedRate: [FixedRateResult] = []
         let reader = try LoopbackReader(base: api.base)
+        let postmasterPid = try await postmasterPid()
         for (name, targets, rate, appends) in [
             ("indexed reads (a submission, a tenant's findings)", Self.interleave(reads, findings), readRate, false),
             ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
@@ -123,7 +124,10 @@ struct LoadCommand: AsyncParsableCommand {
             try await settle()
             say("\(name) at a fixed \(rate)/s for 10 s …")
             let startedAt = ServerClock.now()
+            let counters = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
             var result = await FixedRateRun(reader: reader, name: name, targets: targets, rate: rate, seconds: 10).run()
+            result.cpu = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
+                .share(since: counters, requests: Int(result.endpoints.reduce(0) { $0 + $1.requests }))
             if appends, let lag = try await sealerLag(since: startedAt) {
                 result.sealerLag = lag
                 result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
@@ -199,6 +203,16 @@ struct LoadCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(500))
         }
         say("  background work (sealing, reporting) still behind after 120 s; measuring anyway")
+    }
+
+    /// The process id of the PostgreSQL that serves the bench, for where the machine's CPU went (`CPUCounters`):
+    /// the parent of its checkpointer (a backend of the bench's own would end with its connection).
+    private func postmasterPid() async throws -> Int32? {
+        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return nil }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let rows = try await AdministrativeSQL.run(["SELECT pid::text FROM pg_stat_activity WHERE backend_type = 'checkpointer'"], on: endpoint, logger: logger)
+        return rows.first?.first.flatMap { $0 }.flatMap(Int32.init).flatMap(ProcessStat.init(pid:))?.parent
     }
 
     private func sealerLag(since start: Date) async throws -> Lag? {

@@ -18,6 +18,7 @@ struct FixedRateResult: Codable, Sendable {
     /// For the runs whose reads append `viewed` events: how many the ledger took, and the sealer's lag.
     var ledgerEventsPerSecond: Double?
     var sealerLag: Lag?
+    var cpu: CPUShare?
 }
 
 /// GETs of `targets`, taken in turn, at `rate` per second for `seconds` through the reader's open loop.

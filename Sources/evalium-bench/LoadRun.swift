@@ -180,12 +180,7 @@ final class ProcessSampler: Sendable {
         return Double(line.split(separator: " ").dropFirst().first ?? "").map { $0 / 1024 }
     }
 
-    /// utime + stime of the process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the name).
     private func cpuTicks() -> Double? {
-        guard let pid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return user + system
+        pid.flatMap(ProcessStat.init(pid:))?.ownTicks
     }
 }

@@ -70,6 +70,13 @@ struct Report: Encodable {
             if let events = run.ledgerEventsPerSecond { title += ", \(format(events)) ledger events/s" }
             if let lag = run.sealerLag { title += ", sealer lag p99 \(format(lag.p99, digits: 2)) s" }
             lines.append(title)
+            if let cpu = run.cpu {
+                lines.append(
+                    "    CPU per answered request: server \(format(cpu.serverMillisecondsPerRequest, digits: 2)) ms, PostgreSQL "
+                        + "\(format(cpu.postgresMillisecondsPerRequest, digits: 2)) ms, bench \(format(cpu.clientMillisecondsPerRequest, digits: 2)) ms, "
+                        + "machine \(format(cpu.machineMillisecondsPerRequest, digits: 2)) ms; machine idle \(format(cpu.idlePercent)) %, "
+                        + "steal \(format(cpu.stealPercent, digits: 1)) %")
+            }
             lines += run.endpoints.map(endpointRow)
         }
         return lines.joined(separator: "\n")
