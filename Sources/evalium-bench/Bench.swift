@@ -27,7 +27,7 @@ enum Entry {
 struct EvaliumBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evalium-bench", abstract: "Measure a running Evalium server.",
-        subcommands: [LoadCommand.self, SeedCommand.self, ExportCommand.self], defaultSubcommand: LoadCommand.self)
+        subcommands: [LoadCommand.self, ReadCommand.self, SeedCommand.self, ExportCommand.self], defaultSubcommand: LoadCommand.self)
 }
 
 /// Drives a running Evalium server over loopback HTTP with simulated operators, reviewers and readers, and
@@ -52,6 +52,8 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Where to write the figures as JSON.") var json = "bench-results.json"
     @Option(help: "The versions of what ran (Swift, PostgreSQL, the commit), recorded with the figures.") var versions = ""
     @Option(help: "Where to leave the large tenant's id and its administrator's token for the heavy paths.") var handoff: String?
+    @Option(help: "Write the fixed-rate phases' reads here and stop after the whole flows (scripts/bench-ab measures them with `read`).")
+    var readPhasesOut: String?
 
     func run() async throws {
         let client = HTTPClient(
@@ -68,6 +70,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     private func measure(_ api: API) async throws {
         let levels = self.levels.split(separator: ",").compactMap { Int($0) }
+        let database = BenchDatabase(superuserURL: superuserURL)
 
         say("seeding \(tenants) tenants (the first with \(largeSubjects) subjects, the others 50), each a 30-item observation template and a 20-question quiz")
         var seeded: [SeededTenant] = []
@@ -88,11 +91,17 @@ struct LoadCommand: AsyncParsableCommand {
                 let workers = (0..<level).map { seeded[scenario == .hotTenant ? 0 : $0 % min(seeded.count, 10)] }
                 var result = try await LoadRun(api: api, workers: workers, duration: .seconds(duration), serverPid: serverPid).run()
                 result.scenario = scenario
-                result.sealerLag = try await sealerLag(since: result.startedAt)
+                result.sealerLag = try await database?.sealerLag(since: result.startedAt)
                 result.ledgerEventsPerSecond = result.sealerLag.map { Double($0.events) / result.seconds }
                 results.append(result)
                 say("  " + result.summary)
             }
+        }
+        let phases = readPhases(results.flatMap(\.submissions), seeded)
+        if let readPhasesOut {
+            try JSONEncoder().encode(phases).write(to: URL(fileURLWithPath: readPhasesOut))
+            say("the fixed-rate phases' reads written to \(readPhasesOut)")
+            return
         }
         var finalisations: [FinalisationResult] = []
         // A session takes some thirty requests to prepare and one to submit: ten seconds of preparing left about
@@ -102,37 +111,18 @@ struct LoadCommand: AsyncParsableCommand {
             say("finalisations alone, \(level) operator\(level == 1 ? "" : "s"): preparing sessions for up to \(preparation) s …")
             let run = FinalisationRun(
                 api: api, tenants: Array(seeded.prefix(10)), operators: level, preparation: .seconds(preparation), maximumSessions: 3000)
-            let result = try await run.run(beforeSubmitting: { try await settle(startingAsPgbenchLevels: true) })
+            let result = try await run.run(beforeSubmitting: { try await database?.settle(startingAsPgbenchLevels: true) })
             finalisations.append(result)
             say(String(format: "  %d submitted in %.1f s: %.1f/s, %d errors", result.sessions, result.seconds, result.perSecond, result.errors)
                 + (result.firstError.map { "\n  first error: \($0)" } ?? ""))
         }
 
-        let submissions = results.flatMap(\.submissions)
-        let reads = Self.submissionReads(submissions, seeded)
-        let findings = seeded.prefix(10).map { ReadTarget(path: "/v1/reporting/findings?limit=50", route: "/v1/reporting/findings", token: $0.adminToken) }
         var fixedRate: [FixedRateResult] = []
         let reader = try LoopbackReader(base: api.base)
-        let postmasterPid = try await postmasterPid()
-        for (name, targets, rate, appends) in [
-            ("indexed reads (a submission, a tenant's findings)", Self.interleave(reads, findings), readRate, false),
-            ("ledger appends: submission reads over 10 tenants", reads.filter { $0.tenant < 10 }.map(\.target), appendRate, true),
-            ("ledger appends: submission reads in one hot tenant", reads.filter { $0.tenant == 0 }.map(\.target), hotAppendRate, true),
-            ("ledger appends: subject reads over 10 tenants", Self.subjectReads(seeded.prefix(10)), appendRate, true),
-            ("ledger appends: subject reads in one hot tenant", Self.subjectReads(seeded.prefix(1)), hotAppendRate, true),
-        ] {
-            try await settle()
-            say("\(name) at a fixed \(rate)/s for 10 s …")
-            let startedAt = ServerClock.now()
-            let counters = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
-            var result = await FixedRateRun(reader: reader, name: name, targets: targets, rate: rate, seconds: 10).run()
-            result.cpu = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
-                .share(since: counters, requests: Int(result.endpoints.reduce(0) { $0 + $1.requests }))
-            if appends, let lag = try await sealerLag(since: startedAt) {
-                result.sealerLag = lag
-                result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
-            }
-            fixedRate.append(result)
+        let postmasterPid = try await database?.postmasterPid()
+        for phase in phases {
+            fixedRate.append(
+                try await phase.measure(with: reader, seconds: 10, database: database, serverPid: serverPid, postmasterPid: postmasterPid))
         }
         await reader.close()
 
@@ -143,6 +133,24 @@ struct LoadCommand: AsyncParsableCommand {
         print(report.table())
         try report.write(to: json)
         say("figures written to \(json)")
+    }
+
+    /// The fixed-rate phases, in the order they run.
+    private func readPhases(_ submissions: [SubmissionRef], _ seeded: [SeededTenant]) -> [ReadPhase] {
+        let reads = Self.submissionReads(submissions, seeded)
+        let findings = seeded.prefix(10).map { ReadTarget(path: "/v1/reporting/findings?limit=50", route: "/v1/reporting/findings", token: $0.adminToken) }
+        return [
+            ReadPhase(key: "indexed", name: "indexed reads (a submission, a tenant's findings)", targets: Self.interleave(reads, findings), rate: readRate,
+                      appends: false),
+            ReadPhase(key: "submissions", name: "ledger appends: submission reads over 10 tenants", targets: reads.filter { $0.tenant < 10 }.map(\.target),
+                      rate: appendRate, appends: true),
+            ReadPhase(key: "hot-submissions", name: "ledger appends: submission reads in one hot tenant",
+                      targets: reads.filter { $0.tenant == 0 }.map(\.target), rate: hotAppendRate, appends: true),
+            ReadPhase(key: "subjects", name: "ledger appends: subject reads over 10 tenants", targets: Self.subjectReads(seeded.prefix(10)),
+                      rate: appendRate, appends: true),
+            ReadPhase(key: "hot-subjects", name: "ledger appends: subject reads in one hot tenant", targets: Self.subjectReads(seeded.prefix(1)),
+                      rate: hotAppendRate, appends: true),
+        ]
     }
 
     /// A GET of each submission, as its tenant's administrator.
@@ -164,78 +172,6 @@ struct LoadCommand: AsyncParsableCommand {
     /// The submission reads with a findings list after every one, the lists taken in turn.
     private static func interleave(_ reads: [(tenant: Int, target: ReadTarget)], _ lists: [ReadTarget]) -> [ReadTarget] {
         reads.enumerated().flatMap { index, read in [read.target, lists[index % lists.count]] }
-    }
-
-    /// Waits (up to two minutes) until the server has sealed every appended event and projected every sealed one
-    /// for reporting, so a measured phase measures its own requests, not the previous phase's backlog (the
-    /// finalisations just before the fixed rates leave thousands of submissions to project).
-    ///
-    /// `startingAsPgbenchLevels` then gives the phase the start each pgbench level gets
-    /// (`scripts/lib/pgbench_baseline.sh`): `VACUUM (ANALYZE)` and a `CHECKPOINT`, for the finalisations measured
-    /// against it. Not for the fixed rates: the first write to each page after a checkpoint logs the whole page,
-    /// and ten seconds of reads, each appending its event to random leaves of the ledger's indexes, right after
-    /// one measured that worst moment of the checkpoint cycle (indexed reads at 500/s: p50 60–74 ms, 6–8 ms without).
-    private func settle(startingAsPgbenchLevels: Bool = false) async throws {
-        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let started = ContinuousClock.now
-        while ContinuousClock.now - started < .seconds(120) {
-            let rows = try await AdministrativeSQL.run(
-                [
-                    """
-                    SELECT ((SELECT count(*) FROM ledger_seal_queue)
-                           + (SELECT count(*) FROM tenants t
-                              WHERE (SELECT max(s.sequence) FROM ledger_seals s WHERE s.tenant_id = t.id)
-                                    > coalesce((SELECT c.last_sequence FROM reporting.checkpoints c WHERE c.tenant_id = t.id), 0)))::text
-                    """
-                ], on: endpoint, logger: logger)
-            if rows.last?.first.flatMap({ $0 }) == "0" {
-                let caughtUp = ContinuousClock.now
-                var done = String(format: "  background work (sealing, reporting) caught up after %.1f s", (caughtUp - started).seconds)
-                if startingAsPgbenchLevels {
-                    try await AdministrativeSQL.run(["VACUUM (ANALYZE)", "CHECKPOINT"], on: endpoint, logger: logger)
-                    done += String(format: "; vacuumed and checkpointed in %.1f s", (ContinuousClock.now - caughtUp).seconds)
-                }
-                say(done)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        say("  background work (sealing, reporting) still behind after 120 s; measuring anyway")
-    }
-
-    /// The process id of the PostgreSQL that serves the bench, for where the machine's CPU went (`CPUCounters`):
-    /// the parent of its checkpointer (a backend of the bench's own would end with its connection).
-    private func postmasterPid() async throws -> Int32? {
-        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return nil }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let rows = try await AdministrativeSQL.run(["SELECT pid::text FROM pg_stat_activity WHERE backend_type = 'checkpointer'"], on: endpoint, logger: logger)
-        return rows.first?.first.flatMap { $0 }.flatMap(Int32.init).flatMap(ProcessStat.init(pid:))?.parent
-    }
-
-    private func sealerLag(since start: Date) async throws -> Lag? {
-        guard let url = superuserURL, let endpoint = DatabaseEndpoint(url: url) else { return nil }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        // Give the sealer a moment to seal the last appends before measuring how late it was.
-        try await Task.sleep(for: .seconds(2))
-        let rows = try await AdministrativeSQL.run(
-            [
-                """
-                SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), 0)::text,
-                       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), 0)::text,
-                       coalesce(max(lag), 0)::text, count(*)::text,
-                       (SELECT count(*) FROM ledger_seal_queue)::text
-                FROM (SELECT extract(epoch FROM s.sealed_at - e.occurred_at) AS lag
-                      FROM ledger_events e JOIN ledger_seals s ON s.event_id = e.id
-                      WHERE e.occurred_at >= '\(start.rfc3339)') lags
-                """
-            ], on: endpoint, logger: logger)
-        guard let row = rows.last, row.count == 5 else { return nil }
-        let number = { (index: Int) in Double(row[index] ?? "0") ?? 0 }
-        return Lag(p50: number(0), p99: number(1), max: number(2), events: Int(number(3)), stillQueued: Int(number(4)))
     }
 
     static func loadBaseline(_ path: String) throws -> [Int: Baseline] {

@@ -2,7 +2,7 @@ import EvaliumCore
 import Foundation
 
 /// A read the fixed-rate runs send: a GET of `path`, timed under `route`, as the holder of `token`.
-struct ReadTarget: Sendable {
+struct ReadTarget: Codable, Sendable {
     var path: String
     var route: String
     var token: String
@@ -38,5 +38,35 @@ struct FixedRateRun: Sendable {
         return FixedRateResult(
             name: name, askedPerSecond: rate, seconds: elapsed, answeredPerSecond: Double(endpoints.reduce(0) { $0 + $1.requests }) / elapsed,
             endpoints: endpoints, errors: endpoints.reduce(0) { $0 + $1.errors })
+    }
+}
+
+/// One fixed-rate phase: its reads, taken in turn, and how many a second.
+struct ReadPhase: Codable, Sendable {
+    /// What `evalium-bench read --phase` calls it.
+    var key: String
+    var name: String
+    var targets: [ReadTarget]
+    var rate: Int
+    /// Whether each read appends a `viewed` event, so the sealer's lag is measured after it.
+    var appends: Bool
+
+    /// Runs the phase once the server's background work has caught up, with where the machine's CPU went and,
+    /// for appending reads, how late the sealer was.
+    func measure(
+        with reader: LoopbackReader, seconds: Int, database: BenchDatabase?, serverPid: Int32?, postmasterPid: Int32?
+    ) async throws -> FixedRateResult {
+        try await database?.settle()
+        say("\(name) at a fixed \(rate)/s for \(seconds) s …")
+        let startedAt = ServerClock.now()
+        let counters = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
+        var result = await FixedRateRun(reader: reader, name: name, targets: targets, rate: rate, seconds: seconds).run()
+        result.cpu = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
+            .share(since: counters, requests: Int(result.endpoints.reduce(0) { $0 + $1.requests }))
+        if appends, let lag = try await database?.sealerLag(since: startedAt) {
+            result.sealerLag = lag
+            result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
+        }
+        return result
     }
 }
