@@ -6,7 +6,7 @@ import Logging
 /// The server's PostgreSQL as the bench watches it, as its superuser: whether the background work has caught up,
 /// how late the sealer was, and which processes are PostgreSQL's.
 struct BenchDatabase: Sendable {
-    let endpoint: DatabaseEndpoint
+    private let endpoint: DatabaseEndpoint
     private let logger: Logger
 
     init?(superuserURL: String?) {
