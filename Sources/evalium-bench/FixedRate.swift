@@ -19,6 +19,9 @@ struct FixedRateResult: Codable, Sendable {
     var ledgerEventsPerSecond: Double?
     var sealerLag: Lag?
     var cpu: CPUShare?
+
+    /// Requests answered over the whole run, every endpoint together.
+    var answered: Int { Int(endpoints.reduce(0) { $0 + $1.requests }) }
 }
 
 /// GETs of `targets`, taken in turn, at `rate` per second for `seconds` through the reader's open loop.
@@ -35,9 +38,11 @@ struct FixedRateRun: Sendable {
         await reader.run(targets, rate: rate, seconds: seconds, recorder: recorder)
         let elapsed = (ContinuousClock.now - started).seconds
         let endpoints = recorder.figures(over: elapsed)
-        return FixedRateResult(
-            name: name, askedPerSecond: rate, seconds: elapsed, answeredPerSecond: Double(endpoints.reduce(0) { $0 + $1.requests }) / elapsed,
-            endpoints: endpoints, errors: endpoints.reduce(0) { $0 + $1.errors })
+        var result = FixedRateResult(
+            name: name, askedPerSecond: rate, seconds: elapsed, answeredPerSecond: 0, endpoints: endpoints,
+            errors: endpoints.reduce(0) { $0 + $1.errors })
+        result.answeredPerSecond = Double(result.answered) / elapsed
+        return result
     }
 }
 
@@ -62,7 +67,7 @@ struct ReadPhase: Codable, Sendable {
         let counters = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
         var result = await FixedRateRun(reader: reader, name: name, targets: targets, rate: rate, seconds: seconds).run()
         result.cpu = CPUCounters.read(serverPid: serverPid, postmasterPid: postmasterPid)
-            .share(since: counters, requests: Int(result.endpoints.reduce(0) { $0 + $1.requests }))
+            .share(since: counters, requests: result.answered)
         if appends, let lag = try await database?.sealerLag(since: startedAt) {
             result.sealerLag = lag
             result.ledgerEventsPerSecond = Double(lag.events) / result.seconds
