@@ -275,6 +275,42 @@ struct SubjectTests {
         }
     }
 
+    @Test("a subject read again records its view in the same statement; moved behind the server's back, it is recorded where it stands; out of reach, nothing is")
+    func readAgainRecordsWhereTheSubjectStands() async throws {
+        try await TestEnvironment.withServer { client, server in
+            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            let north = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "North")
+            let south = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "South")
+            let northAssigner = try await TestEnvironment.makeUser(
+                client, server, in: tenant, roles: [(BuiltInRole.assigner.id, north)], homeOrgUnit: north)
+            let created = try await client.send(
+                .post, "/v1/subjects", json: #"{"type":"location","displayName":"Yard","orgUnitId":"\#(north)"}"#, as: tenant.admin)
+            let id = try #require(try created.json()["id"]?.stringValue)
+            func views() async throws -> [LedgerEventDraft] {
+                try await TestEnvironment.ledgerEvents(server, tenant.tenantId).filter { $0.eventType == "subject.viewed" }
+            }
+
+            for _ in 0..<3 { #expect(try await client.send(.get, "/v1/subjects/\(id)", as: northAssigner).status == .ok) }
+            #expect(try await views().map(\.orgUnitId) == [north, north, north], "each read is recorded once, the first and the later ones alike")
+            #expect(try await views().allSatisfy { $0.payload["orgUnitId"] == .string(north.rawValue) && $0.payload["type"] == "location" })
+
+            // Moved without the API (which never moves a subject): the next read still answers it and records it where it is now.
+            try await TestEnvironment.sql("UPDATE subjects SET org_unit_id = '\(south)' WHERE id = '\(id)'", as: TestEnvironment.superuser)
+            let moved = try await client.send(.get, "/v1/subjects/\(id)", as: tenant.admin)
+            #expect(try moved.json()["orgUnitId"]?.stringValue == south.rawValue)
+            #expect(try await client.send(.get, "/v1/subjects/\(id)", as: tenant.admin).status == .ok)
+            #expect(try await views().suffix(2).map { $0.payload["orgUnitId"] } == [.string(south.rawValue), .string(south.rawValue)])
+
+            // Out of the northern assigner's reach now: the read this server would send with its event finds nothing.
+            #expect(try await client.send(.get, "/v1/subjects/\(id)", as: northAssigner).status == .notFound)
+            let other = try await TestEnvironment.makeTenantWithAdmin(client, server)
+            #expect(try await client.send(.get, "/v1/subjects/\(id)", as: other.admin).status == .notFound)
+            #expect(try await views().count == 5, "a read that answered nothing recorded nothing")
+            let otherViews = try await TestEnvironment.ledgerEvents(server, other.tenantId).filter { $0.eventType == "subject.viewed" }
+            #expect(otherViews.isEmpty)
+        }
+    }
+
     // MARK: Tenants and org units
 
     @Test("another tenant's subjects are invisible, unchangeable, and their external refs do not collide")

@@ -8,7 +8,7 @@ enum SubjectEvents {
     static func subject(
         _ type: LedgerEventType, _ subject: Subject, actor: LedgerActor, payload: [String: JSONValue] = [:]
     ) -> LedgerEventDraft {
-        event(type, subject, orgUnitId: subject.orgUnitId, actor: actor, payload: payload)
+        event(type, subject.id, subject.type, orgUnitId: subject.orgUnitId, actor: actor, payload: payload)
     }
 
     /// `subject.created`: what the subject is and where, by id.
@@ -31,10 +31,15 @@ enum SubjectEvents {
     /// subject's org unit when the viewer's scope reaches it, else to the viewer's first org unit: someone
     /// allowed to read a subject outside their units (an assignment target) can still record the view.
     static func viewed(_ subject: Subject, actor: LedgerActor, scope: Scope) -> LedgerEventDraft {
-        let inScope = scope.orgScopeAll || scope.orgUnitIds.contains(subject.orgUnitId)
+        viewed(subject.id, placedAt: subject.placement, actor: actor, scope: scope)
+    }
+
+    /// `subject.viewed` of the subject `id` standing at `placement`, which is all the event names of it.
+    static func viewed(_ id: SubjectID, placedAt placement: SubjectPlacement, actor: LedgerActor, scope: Scope) -> LedgerEventDraft {
+        let inScope = scope.orgScopeAll || scope.orgUnitIds.contains(placement.orgUnitId)
         return event(
-            "subject.viewed", subject, orgUnitId: inScope ? subject.orgUnitId : scope.orgUnitIds.first, actor: actor,
-            payload: ["orgUnitId": .string(subject.orgUnitId.rawValue)])
+            "subject.viewed", id, placement.type, orgUnitId: inScope ? placement.orgUnitId : scope.orgUnitIds.first, actor: actor,
+            payload: ["orgUnitId": .string(placement.orgUnitId.rawValue)])
     }
 
     /// `subjects.import.previewed` and `subjects.imported`, with the counts of the preview.
@@ -50,13 +55,14 @@ enum SubjectEvents {
     }
 
     private static func event(
-        _ type: LedgerEventType, _ subject: Subject, orgUnitId: OrgUnitID?, actor: LedgerActor, payload: [String: JSONValue]
+        _ type: LedgerEventType, _ id: SubjectID, _ subjectType: SubjectType, orgUnitId: OrgUnitID?, actor: LedgerActor,
+        payload: [String: JSONValue]
     ) -> LedgerEventDraft {
         var payload = payload
-        payload["subjectId"] = .string(subject.id.rawValue)
-        payload["type"] = .string(subject.type.rawValue)
+        payload["subjectId"] = .string(id.rawValue)
+        payload["type"] = .string(subjectType.rawValue)
         return LedgerEventDraft(
-            eventType: type, aggregateType: "subject", aggregateId: subject.id.rawValue, orgUnitId: orgUnitId, actor: actor,
+            eventType: type, aggregateType: "subject", aggregateId: id.rawValue, orgUnitId: orgUnitId, actor: actor,
             payload: .object(payload))
     }
 }

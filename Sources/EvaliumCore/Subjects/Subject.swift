@@ -79,6 +79,23 @@ public struct Subject: Codable, Hashable, Sendable {
     }
 }
 
+/// Where a subject stands and what it is: what its `subject.viewed` event is built from. A subject's org unit
+/// and type are all of it that the event names, so a read can send the event with it when the server knows
+/// them beforehand (`SubjectPlacements`).
+public struct SubjectPlacement: Hashable, Sendable {
+    public var orgUnitId: OrgUnitID
+    public var type: SubjectType
+
+    public init(orgUnitId: OrgUnitID, type: SubjectType) {
+        self.orgUnitId = orgUnitId
+        self.type = type
+    }
+}
+
+extension Subject {
+    public var placement: SubjectPlacement { SubjectPlacement(orgUnitId: orgUnitId, type: type) }
+}
+
 /// The rules every subject field follows, wherever it comes from (the API or an import file). Each
 /// returns the normalised value or the problem, so callers can report every problem at once.
 public enum SubjectFields {

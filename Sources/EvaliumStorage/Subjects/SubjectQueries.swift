@@ -230,6 +230,33 @@ extension ScopedStatements {
     }
 
     private static let scopedSubject = "SELECT * FROM scoped_subject(\(Scope.parameters), $9)"
+
+    /// The subject if visible in the scope, with `view` (its `subject.viewed` event, built for `placement`)
+    /// appended by the same statement if the subject still stands at `placement` (`scoped_subject_viewed`,
+    /// migration 0023): one round trip for a read and its event. `recorded` is false when the subject stands
+    /// elsewhere; the event for the subject as read is then the caller's to append.
+    public func fetchSubject(
+        _ id: SubjectID, recording view: LedgerEventDraft, ifPlacedAt placement: SubjectPlacement
+    ) async throws -> (subject: Subject, recorded: Bool)? {
+        let batch = try LedgerAppend([view], tenantId: try requireTenant())
+        var binds = PostgresBindings()
+        bindScope(into: &binds)
+        binds.append(id.rawValue)
+        binds.append(placement.orgUnitId.rawValue)
+        binds.append(placement.type.rawValue)
+        batch.bind(into: &binds)
+        let rows = try await run(PostgresQuery(unsafeSQL: Self.scopedSubjectViewed, binds: binds), plannedAs: ScopedSubjectViewed.self)
+        var result: (subject: Subject, recorded: Bool)?
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            result = (try subject(from: cells), try cells[14].decode(Bool.self))
+        }
+        if result?.recorded == true { effects.noteLedgerAppend() }
+        return result
+    }
+
+    private static let scopedSubjectViewed =
+        "SELECT * FROM scoped_subject_viewed(\(Scope.parameters), $9, $10, $11, \(LedgerAppend.batch(from: 12)))"
 }
 
 extension ScopedConnection {
@@ -237,24 +264,27 @@ extension ScopedConnection {
     fileprivate func subjects(from rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [Subject] {
         var result: [Subject] = []
         for try await row in rows {
-            // Cells by position: PostgresNIO's tuple decoding walks them through
-            // generics it cannot specialize, which cost more than the rest of a subject read's decoding.
-            let cells = row.makeRandomAccess()
-            let asset = try cells[9].decode(String?.self).map { assetType in
-                AssetDetails(
-                    assetType: assetType, identifiers: try storedValue([String: String].self, try cells[10].decode(String?.self) ?? "{}"),
-                    metadata: try storedValue(JSONValue.self, try cells[11].decode(String?.self) ?? "{}"))
-            }
-            result.append(
-                Subject(
-                    id: SubjectID(unchecked: try cells[0].decode(String.self)), tenantId: TenantID(unchecked: try cells[1].decode(String.self)),
-                    orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)),
-                    type: try storedEnum(SubjectType.self, try cells[3].decode(String.self)), displayName: try cells[4].decode(String.self),
-                    externalRef: try cells[5].decode(String?.self), status: try storedEnum(SubjectStatus.self, try cells[6].decode(String.self)),
-                    tags: try cells[7].decode([String].self), userId: try cells[8].decode(String?.self).map(UserID.init(unchecked:)), asset: asset,
-                    createdAt: try cells[12].decode(Date.self).roundedToMilliseconds(), updatedAt: try cells[13].decode(Date.self).roundedToMilliseconds()))
+            result.append(try subject(from: row.makeRandomAccess()))
         }
         return result
+    }
+
+    /// A subject from the first cells of a row, in the order of `Transaction.subjectColumns`. Cells by position:
+    /// PostgresNIO's tuple decoding walks them through generics it cannot specialize, which cost more than the
+    /// rest of a subject read's decoding.
+    fileprivate func subject(from cells: PostgresRandomAccessRow) throws -> Subject {
+        let asset = try cells[9].decode(String?.self).map { assetType in
+            AssetDetails(
+                assetType: assetType, identifiers: try storedValue([String: String].self, try cells[10].decode(String?.self) ?? "{}"),
+                metadata: try storedValue(JSONValue.self, try cells[11].decode(String?.self) ?? "{}"))
+        }
+        return Subject(
+            id: SubjectID(unchecked: try cells[0].decode(String.self)), tenantId: TenantID(unchecked: try cells[1].decode(String.self)),
+            orgUnitId: OrgUnitID(unchecked: try cells[2].decode(String.self)),
+            type: try storedEnum(SubjectType.self, try cells[3].decode(String.self)), displayName: try cells[4].decode(String.self),
+            externalRef: try cells[5].decode(String?.self), status: try storedEnum(SubjectStatus.self, try cells[6].decode(String.self)),
+            tags: try cells[7].decode([String].self), userId: try cells[8].decode(String?.self).map(UserID.init(unchecked:)), asset: asset,
+            createdAt: try cells[12].decode(Date.self).roundedToMilliseconds(), updatedAt: try cells[13].decode(Date.self).roundedToMilliseconds())
     }
 }
 
@@ -313,4 +343,5 @@ extension Transaction {
 
 private enum FetchSubject: PlannedStatement {}
 private enum ScopedSubject: PlannedStatement {}
+private enum ScopedSubjectViewed: PlannedStatement {}
 private enum SubjectForChange: PlannedStatement {}
