@@ -311,6 +311,29 @@ struct SubjectTests {
         }
     }
 
+    @Test("the placements a server remembers are per tenant, follow a subject that moved, and the oldest make way when full")
+    func placementsAreBounded() {
+        let placements = SubjectPlacements(capacity: 3)
+        let tenant = TenantID.generate(), other = TenantID.generate()
+        let north = OrgUnitID.generate(), south = OrgUnitID.generate()
+        let subjects = (0..<4).map { _ in
+            Subject(
+                id: SubjectID.generate(), tenantId: tenant, orgUnitId: north, type: .location, displayName: "Yard", externalRef: nil,
+                status: .active, tags: [], userId: nil, asset: nil, createdAt: Date(), updatedAt: Date())
+        }
+        placements.keep(subjects[0])
+        #expect(placements.placement(of: subjects[0].id, in: tenant) == SubjectPlacement(orgUnitId: north, type: .location))
+        #expect(placements.placement(of: subjects[0].id, in: other) == nil, "a subject id answers nothing in another tenant")
+
+        var moved = subjects[0]
+        moved.orgUnitId = south
+        placements.keep(moved)
+        #expect(placements.placement(of: moved.id, in: tenant)?.orgUnitId == south)
+        for subject in subjects.dropFirst() { placements.keep(subject) }
+        #expect(placements.placement(of: subjects[0].id, in: tenant) == nil, "the oldest made way for the fourth")
+        #expect(subjects.dropFirst().allSatisfy { placements.placement(of: $0.id, in: tenant) != nil })
+    }
+
     // MARK: Tenants and org units
 
     @Test("another tenant's subjects are invisible, unchangeable, and their external refs do not collide")

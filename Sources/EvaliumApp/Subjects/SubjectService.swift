@@ -6,9 +6,9 @@ import Foundation
 /// its ledger event, and so is every read of one subject (`subject.viewed`).
 struct SubjectService: Sendable {
     let database: Database
-    /// Where the subjects read lately stand, so their next read sends its event with it (`view`). Some 100 bytes
-    /// an entry.
-    let placements = SubjectPlacements(capacity: 100_000)
+    /// Where the subjects read lately stand, so their next read sends its event with it (`view`). An entry holds
+    /// three ids, a few hundred bytes with the dictionary's and the ring's share: some 15 MB when full.
+    let placements = SubjectPlacements(capacity: 50_000)
 
     struct NewSubject: Codable, Sendable {
         var type: SubjectType
