@@ -7,7 +7,10 @@
 -- append for the subject as read, as before. At 1,500 subject reads a second, the second statement was about a
 -- third of what a read cost PostgreSQL and the server.
 --
--- The columns are scoped_subject's, then whether the event was appended.
+-- The columns are scoped_subject's (SubjectQueries.subjectColumns, in their order), then whether the event was
+-- appended. The read is written out rather than taken from scoped_subject: calling that function from this one cost
+-- PostgreSQL about 0.07 ms more a read (0.79 against 0.71 ms, five alternating pairs each against the same build),
+-- half of what folding the statements saves it.
 CREATE FUNCTION scoped_subject_viewed(p_scope unit_scope, p_id text, p_org_unit_id text, p_subject_type text,
                                       p_view ledger_batch)
     RETURNS TABLE (id text, tenant_id text, org_unit_id text, subject_type text, display_name text, external_ref text,

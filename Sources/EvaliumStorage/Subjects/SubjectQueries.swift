@@ -195,7 +195,8 @@ extension Transaction {
         subjects s LEFT JOIN subject_users su ON su.subject_id = s.id LEFT JOIN assets a ON a.subject_id = s.id
         """
 
-    /// What a subject is read as. `scoped_subject` (migration 0019) returns the same columns in the same order.
+    /// What a subject is read as. `scoped_subject` (migration 0019) and `scoped_subject_viewed` (0023) return the
+    /// same columns in the same order.
     static let subjectColumns = """
         s.id, s.tenant_id, s.org_unit_id, s.subject_type, s.display_name, s.external_ref, s.status, s.tags, su.user_id,
         a.asset_type, a.identifiers::text, a.metadata::text, s.created_at, s.updated_at
