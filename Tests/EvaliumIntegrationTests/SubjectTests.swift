@@ -275,14 +275,22 @@ struct SubjectTests {
         }
     }
 
+    /// A tenant with a North and a South org unit, and an assigner whose grant and home are North only.
+    static func northAndSouth(
+        _ client: some TestClientProtocol, _ server: EvaliumServer
+    ) async throws -> (tenant: TenantWithAdmin, north: OrgUnitID, south: OrgUnitID, northAssigner: SignedIn) {
+        let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
+        let north = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "North")
+        let south = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "South")
+        let northAssigner = try await TestEnvironment.makeUser(
+            client, server, in: tenant, roles: [(BuiltInRole.assigner.id, north)], homeOrgUnit: north)
+        return (tenant, north, south, northAssigner)
+    }
+
     @Test("a subject read again records its view in the same statement; moved behind the server's back, it is recorded where it stands; out of reach, nothing is")
     func readAgainRecordsWhereTheSubjectStands() async throws {
         try await TestEnvironment.withServer { client, server in
-            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
-            let north = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "North")
-            let south = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "South")
-            let northAssigner = try await TestEnvironment.makeUser(
-                client, server, in: tenant, roles: [(BuiltInRole.assigner.id, north)], homeOrgUnit: north)
+            let (tenant, north, south, northAssigner) = try await Self.northAndSouth(client, server)
             let created = try await client.send(
                 .post, "/v1/subjects", json: #"{"type":"location","displayName":"Yard","orgUnitId":"\#(north)"}"#, as: tenant.admin)
             let id = try #require(try created.json()["id"]?.stringValue)
@@ -364,11 +372,7 @@ struct SubjectTests {
     @Test("a subjects.manage holder limited to one org unit sees and imports only there")
     func orgUnitSilo() async throws {
         try await TestEnvironment.withServer { client, server in
-            let tenant = try await TestEnvironment.makeTenantWithAdmin(client, server)
-            let north = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "North")
-            let south = try await TestEnvironment.makeOrgUnit(server, tenantId: tenant.tenantId, name: "South")
-            let northAssigner = try await TestEnvironment.makeUser(
-                client, server, in: tenant, roles: [(BuiltInRole.assigner.id, north)], homeOrgUnit: north)
+            let (tenant, north, south, northAssigner) = try await Self.northAndSouth(client, server)
             let southSubject = try await client.send(
                 .post, "/v1/subjects", json: #"{"type":"location","displayName":"South yard","externalRef":"S-1","orgUnitId":"\#(south)"}"#,
                 as: tenant.admin)
